@@ -1,0 +1,55 @@
+"""Spiking convolution block: 8-bit synapse (plain or TASA) -> mean-only BN -> CUBA LIF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lava.lib.dl import slayer
+
+from lava_ds2ta.neuron import lif_neuron
+from lava_ds2ta.synapse import TASAConv
+
+
+class SpikingConv(torch.nn.Module):
+    """``Conv(k) -> BN (bias) -> LIF``; input and output ``N, C, H, W, T``, output binary spikes.
+
+    Unlike SLAYER's blocks there is no ``delay_shift``: every path of the transformer is time
+    aligned here, and the Lava deployment compensates its per-layer latency.
+
+    Parameters
+    ----------
+    in_features, out_features, kernel_size, padding:
+        the convolution (``kernel_size=1`` is a token-wise projection).
+    neuron:
+        keyword arguments of :func:`lava_ds2ta.neuron.lif_neuron` (threshold, tau_m, ...).
+    tasa_window:
+        ``None`` for a plain synapse, else the TASA window ``T_AW`` of a :class:`TASAConv`.
+    tau_init:
+        initial TASA attenuation exponent.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int = 1,
+        padding: int = 0,
+        neuron: dict[str, Any] | None = None,
+        tasa_window: int | None = None,
+        tau_init: int = 4,
+    ) -> None:
+        super().__init__()
+        self.neuron = lif_neuron(out_features, **(neuron or {}))
+        hook = self.neuron.quantize_8bit
+        if tasa_window is None:
+            self.synapse = slayer.synapse.Conv(
+                in_features, out_features, kernel_size, padding=padding, pre_hook_fx=hook
+            )
+        else:
+            self.synapse = TASAConv(
+                in_features, out_features, kernel_size, padding, tasa_window, tau_init, hook
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neuron(self.synapse(x))

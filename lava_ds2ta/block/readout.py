@@ -1,0 +1,28 @@
+"""Classification head: token and time mean of the residual stream, then a quantised linear map.
+
+``logits = W mean_{tokens, t}(x) + b`` with 8-bit weight and bias (Spikformer averages the
+tokens, the head output over time; both are linear, so the order does not matter). In integers,
+``64 * N_tokens * T * logits = sum_{tokens, t} W_int x + N_tokens * T * b_int``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from lava_ds2ta.quant import quantize_8bit
+
+
+class Readout(torch.nn.Module):
+    """Linear readout of ``N, D, H, W, T`` spike counts to ``N, classes`` logits."""
+
+    def __init__(self, in_features: int, num_classes: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = torch.nn.Parameter(torch.empty(num_classes, in_features).uniform_(-bound, bound))
+        self.bias = torch.nn.Parameter(torch.zeros(num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.mean(dim=(2, 3, 4)), quantize_8bit(self.weight), quantize_8bit(self.bias))

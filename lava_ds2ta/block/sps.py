@@ -1,0 +1,50 @@
+"""Spiking patch splitting (SPS) with relative position embedding (Spikformer).
+
+Stages of ``Conv3x3 -> BN -> LIF`` with channels ``D/2^(S-1), ..., D/2, D``; a stage marked in
+``pool`` is followed by a spike max-pool (3x3, stride 2: a logical OR of spikes). The relative
+position embedding ``x + LIF(BN(Conv3x3(x)))`` closes it. Layout ``N, C, H, W, T`` in and out;
+the output grid ``H', W'`` is the token grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from lava_ds2ta.block.conv import SpikingConv
+from lava_ds2ta.functional import spike_maxpool
+
+
+class SpikingPatchSplitting(torch.nn.Module):
+    """Spiking patch splitting plus relative position embedding.
+
+    Parameters
+    ----------
+    in_channels, dim:
+        input channels and embedding dimension ``D``.
+    pool:
+        one flag per stage: max-pool the stage's spikes (CIFAR ``0011``, DVS ``1111``).
+    neuron:
+        LIF parameters.
+    """
+
+    def __init__(
+        self, in_channels: int, dim: int, pool: Sequence[bool], neuron: dict[str, Any]
+    ) -> None:
+        super().__init__()
+        n = len(pool)
+        channels = [in_channels] + [dim // 2 ** (n - 1 - i) for i in range(n)]
+        self.stages = torch.nn.ModuleList(
+            SpikingConv(channels[i], channels[i + 1], 3, 1, neuron) for i in range(n)
+        )
+        self.pool = [bool(p) for p in pool]
+        self.rpe = SpikingConv(dim, dim, 3, 1, neuron)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for stage, pool in zip(self.stages, self.pool, strict=True):
+            x = stage(x)
+            if pool:
+                x = spike_maxpool(x)
+        return x + self.rpe(x)

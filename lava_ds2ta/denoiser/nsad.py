@@ -1,0 +1,92 @@
+"""Nonlinear spiking attention denoiser (NSAD, DS2TA section 3.2, Eq. 6-7).
+
+Per head ``h`` and time step, the spiking attention map ``S = Q[t] K[t]^T`` holds integers in
+``[0, d]`` (``d`` = head dimension). NSAD replaces every entry by a lookup in a per-head table of
+``d + 1`` integers, ``A = AD_h[S]``, with ``AD_h[s] = round(f_h(s))`` and::
+
+    f_h(s) = 1(s > u_h) * (a_h s + b_h (s - c_h)^2 + d_h / (1 + exp(s - e_h)))
+
+The integer table is used in the forward pass; the continuous ``f_h`` is trained by gradient,
+straight-through on the rounding, with a sigmoid surrogate for the threshold ``1(s > u_h)``.
+Rounding is half up: ``round(x) = floor(x + 0.5)``. Table entries may be negative.
+
+Initialisation (the paper gives only ``u_h``): ``a = 1, b = c = d = e = 0`` so that the
+untrained denoiser is Spikformer's attention with the noise floor ``s <= u_h`` cut.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lava_ds2ta.functional import round_ste
+
+#: Slope of the sigmoid surrogate of the threshold step ``1(s > u)`` (per unit of ``s``).
+GATE_SLOPE = 4.0
+
+
+class NSAD(torch.nn.Module):
+    """Per-head integer lookup denoiser for attention maps ``S`` of layout ``N, H, T, Nq, Nk``.
+
+    Parameters
+    ----------
+    num_heads:
+        ``H``.
+    head_dim:
+        ``d``; ``S`` takes integer values ``0..d``.
+    u_init:
+        initial denoising threshold ``u_h`` (paper: 3 for CIFAR, 2 for DVS).
+    """
+
+    def __init__(self, num_heads: int, head_dim: int, u_init: float = 3.0) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.a = torch.nn.Parameter(torch.ones(num_heads))
+        self.b = torch.nn.Parameter(torch.zeros(num_heads))
+        self.c = torch.nn.Parameter(torch.zeros(num_heads))
+        self.d = torch.nn.Parameter(torch.zeros(num_heads))
+        self.e = torch.nn.Parameter(torch.zeros(num_heads))
+        self.u = torch.nn.Parameter(torch.full((num_heads,), float(u_init)))
+        self.register_buffer("levels", torch.arange(head_dim + 1, dtype=torch.float32), False)
+
+    def g(self, s: torch.Tensor) -> torch.Tensor:
+        """``g_h(s)`` of Eq. 7 for ``s`` of shape ``(H, K)``."""
+        a, b, c, d, e = (p[:, None] for p in (self.a, self.b, self.c, self.d, self.e))
+        return a * s + b * (s - c) ** 2 + d * torch.sigmoid(e - s)
+
+    def f(self, s: torch.Tensor) -> torch.Tensor:
+        """``f_h(s) = 1(s > u_h) g_h(s)`` of Eq. 6 for ``s`` of shape ``(H, K)`` (hard step)."""
+        return (s > self.u[:, None]).to(s.dtype) * self.g(s)
+
+    def _gate(self, s: torch.Tensor) -> torch.Tensor:
+        """Hard step ``1(s > u)`` in the forward pass, sigmoid surrogate gradient."""
+        soft = torch.sigmoid(GATE_SLOPE * (s - self.u[:, None]))
+        hard = (s > self.u[:, None]).to(s.dtype)
+        return hard + soft - soft.detach()
+
+    def table_ste(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The lookup table ``(H, d+1)`` with straight-through gradient, and its slope in ``s``."""
+        with torch.enable_grad():
+            s = self.levels.expand(self.num_heads, -1).clone().requires_grad_(True)
+            f = self._gate(s) * self.g(s)
+            (slope,) = torch.autograd.grad(f.sum(), s, retain_graph=True)
+        return round_ste(f), slope.detach()
+
+    @torch.no_grad()
+    def tables(self) -> torch.Tensor:
+        """The integer tables ``AD_h`` as an ``int64`` tensor of shape ``(H, d+1)``."""
+        return torch.floor(self.f(self.levels.expand(self.num_heads, -1)) + 0.5).long()
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        """Denoise attention maps ``s`` (``N, H, T, Nq, Nk``, integer values ``0..d``).
+
+        Returns ``AD_h[s]`` exactly; its gradient flows to the six parameters through ``f_h``
+        and to ``s`` through the slope of ``f_h`` at ``s``.
+        """
+        table, slope = self.table_ste()
+        idx = s.detach().long().clamp_(0, self.head_dim)
+        heads = torch.arange(self.num_heads, device=s.device).view(1, -1, 1, 1, 1)
+        out = table[heads, idx]
+        if s.requires_grad:
+            out = out + (s - s.detach()) * slope[heads, idx]
+        return out

@@ -1,0 +1,44 @@
+"""Data-dependent weight initialisation (LSUV-style) for networks without variance BN.
+
+Spikformer normalises every projection with a full BatchNorm. A per-channel variance scale does
+not fold exactly into 8-bit Loihi weights, so our neurons use a mean-only BatchNorm (a bias) and
+the variance scale is set once, before training: each :class:`SpikingConv`'s weights are scaled
+so that its synaptic current has standard deviation ``target_std`` (in units of the threshold)
+on a batch of real data, layer after layer in forward order. Training then learns the scale.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lava_ds2ta.block.conv import SpikingConv
+
+
+@torch.no_grad()
+def data_init(model: torch.nn.Module, x: torch.Tensor, target_std: float = 1.0) -> None:
+    """Rescale the weights of every spiking convolution of ``model`` from one batch ``x``."""
+    handles = []
+
+    def rescale(block: SpikingConv):
+        def hook(_neuron, args):
+            (current,) = args
+            std = current.std().item()
+            if std == 0.0:
+                return None
+            scale = target_std * block.neuron.threshold / std
+            block.synapse.weight.mul_(scale)
+            return (current * scale,)
+
+        return hook
+
+    for module in model.modules():
+        if isinstance(module, SpikingConv):
+            handles.append(module.neuron.register_forward_pre_hook(rescale(module)))
+    was_training = model.training
+    model.train()
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)

@@ -1,0 +1,136 @@
+"""Model configuration, presets (sizes) and variants (the paper's ablation, Table 4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.synapse.tasa import TAU_MAX
+
+#: Variant name -> (TASA on Q/K/V/output projections, NSAD on attention maps).
+VARIANTS: dict[str, tuple[bool, bool]] = {
+    "spikformer": (False, False),
+    "ds2ta_nsad": (False, True),
+    "ds2ta": (True, True),
+}
+
+
+@dataclass
+class ModelConfig:
+    """Everything that defines a model. Build one with :func:`lava_ds2ta.create_model`.
+
+    ``sps_pool`` has one character per patch-splitting stage, ``1`` for a spike max-pool after
+    it; the token grid is ``img_size / 2^(number of pools)`` squared.
+    """
+
+    name: str = "ds2ta"
+    preset: str = "tiny"
+    img_size: int = 8
+    in_channels: int = 1
+    num_classes: int = 10
+    embed_dim: int = 64
+    depth: int = 1
+    num_heads: int = 4
+    mlp_ratio: int = 4
+    time_steps: int = 4
+    sps_pool: str = "0010"
+    t_aw: int = 3
+    tau_init: int = 4
+    nsad_u_init: float = 3.0
+    tau_m: float = 2.0
+    threshold: float = 1.0
+    attn_threshold: float = 0.5
+    attn_scale_shift: int = 3
+    tau_grad: float = 0.01
+    scale_grad: float = 10.0
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def use_tasa(self) -> bool:
+        return VARIANTS[self.name][0]
+
+    @property
+    def use_nsad(self) -> bool:
+        return VARIANTS[self.name][1]
+
+    @property
+    def head_dim(self) -> int:
+        return self.embed_dim // self.num_heads
+
+    @property
+    def token_grid(self) -> int:
+        return self.img_size // 2 ** self.sps_pool.count("1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict that :func:`create_model` turns back into the same model."""
+        d = dataclasses.asdict(self)
+        d.pop("extra")
+        return d
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid key."""
+        if self.name not in VARIANTS:
+            raise ConfigError(f"model.name: unknown model {self.name!r} (known: {', '.join(VARIANTS)})")
+        positive = ("img_size", "in_channels", "num_classes", "embed_dim", "depth", "num_heads",
+                    "mlp_ratio", "time_steps", "t_aw")
+        for key in positive:
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"model.{key}: must be an integer >= 1, got {value!r}")
+        if self.embed_dim % self.num_heads:
+            raise ConfigError(
+                f"model.num_heads: {self.num_heads} heads do not divide embed_dim {self.embed_dim}"
+            )
+        if not self.sps_pool or set(self.sps_pool) - {"0", "1"}:
+            raise ConfigError(f"model.sps_pool: expected a string of 0/1 flags, got {self.sps_pool!r}")
+        stages = len(self.sps_pool)
+        if self.embed_dim % 2 ** (stages - 1):
+            raise ConfigError(
+                f"model.embed_dim: {self.embed_dim} is not divisible by 2^{stages - 1} "
+                f"for {stages} patch-splitting stages"
+            )
+        if self.img_size % 2 ** self.sps_pool.count("1"):
+            raise ConfigError(
+                f"model.img_size: {self.img_size} is not divisible by the pooling factor "
+                f"2^{self.sps_pool.count('1')} of sps_pool {self.sps_pool!r}"
+            )
+        if not isinstance(self.tau_init, int) or not 0 <= self.tau_init <= TAU_MAX:
+            raise ConfigError(f"model.tau_init: must be an integer in [0, {TAU_MAX}], got {self.tau_init!r}")
+        for key in ("tau_m",):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"model.{key}: must be >= 1 (voltage decay 1/tau_m), got {getattr(self, key)!r}")
+        for key in ("threshold", "attn_threshold", "tau_grad", "scale_grad"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"model.{key}: must be > 0, got {getattr(self, key)!r}")
+        if not isinstance(self.attn_scale_shift, int) or self.attn_scale_shift < 0:
+            raise ConfigError(f"model.attn_scale_shift: must be an integer >= 0, got {self.attn_scale_shift!r}")
+
+
+#: Sizes. ``tiny`` is for the embedded digits; the others are the paper's (section 4).
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(img_size=8, in_channels=1, num_classes=10, embed_dim=64, depth=1, num_heads=4,
+                 mlp_ratio=4, time_steps=4, sps_pool="0010", t_aw=3, tau_init=4, nsad_u_init=3.0),
+    # CIFAR-10/100: ViT-4-384, 12 heads, 32x32 -> 8x8 = 64 tokens, T=4, tau=4, u_h=3.
+    "vit-4-384": dict(img_size=32, in_channels=3, num_classes=10, embed_dim=384, depth=4,
+                      num_heads=12, mlp_ratio=4, time_steps=4, sps_pool="0011", t_aw=3, tau_init=4,
+                      nsad_u_init=3.0),
+    # CIFAR10-DVS / DVS128 Gesture: ViT-2-256, 16 heads, 128x128, 16x16 patches, T=10, tau=2, u_h=2.
+    "vit-2-256": dict(img_size=128, in_channels=2, num_classes=10, embed_dim=256, depth=2,
+                      num_heads=16, mlp_ratio=4, time_steps=10, sps_pool="1111", t_aw=3, tau_init=2,
+                      nsad_u_init=2.0),
+}
+
+
+def model_config(name: str = "ds2ta", preset: str = "tiny", **overrides: Any) -> ModelConfig:
+    """Resolve a variant, a preset and overrides into a validated :class:`ModelConfig`."""
+    if preset not in PRESETS:
+        raise ConfigError(f"model.preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    known = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "preset", "extra"}
+    for key in overrides:
+        if key not in known:
+            raise ConfigError(f"model.{key}: unknown model key (known: {', '.join(sorted(known))})")
+    cfg = ModelConfig(name=name, preset=preset, **{**PRESETS[preset], **overrides})
+    cfg.validate()
+    return cfg

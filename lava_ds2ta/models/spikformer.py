@@ -1,0 +1,97 @@
+"""The Spikformer / DS2TA spiking vision transformer family.
+
+``SPS (+ relative position embedding) -> L x EncoderBlock -> Readout``; the variant decides
+whether the attention uses TASA projections and the NSAD denoiser (DS2TA Table 4).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lava_ds2ta.block import (
+    EncoderBlock,
+    Readout,
+    SpikingMLP,
+    SpikingPatchSplitting,
+    SpikingSelfAttention,
+)
+from lava_ds2ta.errors import InputError
+from lava_ds2ta.init import data_init
+from lava_ds2ta.models.config import ModelConfig
+
+
+class SpikingTransformer(torch.nn.Module):
+    """Spikformer / DS2TA. Input ``N, C, H, W`` (static, repeated over T) or ``N, C, H, W, T``.
+
+    Returns logits ``N, classes`` averaged over tokens and time steps.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        c = config
+        neuron = dict(threshold=c.threshold, tau_m=c.tau_m, tau_grad=c.tau_grad,
+                      scale_grad=c.scale_grad)
+        attn_neuron = {**neuron, "threshold": c.attn_threshold}
+        self.sps = SpikingPatchSplitting(
+            c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron
+        )
+        self.blocks = torch.nn.ModuleList(
+            EncoderBlock(
+                SpikingSelfAttention(
+                    c.embed_dim,
+                    c.num_heads,
+                    neuron,
+                    attn_neuron,
+                    tasa_window=c.t_aw if c.use_tasa else None,
+                    tau_init=c.tau_init,
+                    nsad_u_init=c.nsad_u_init if c.use_nsad else None,
+                    scale_shift=c.attn_scale_shift,
+                ),
+                SpikingMLP(c.embed_dim, c.embed_dim * c.mlp_ratio, neuron),
+            )
+            for _ in range(c.depth)
+        )
+        self.head = Readout(c.embed_dim, c.num_classes)
+        # Set by the data-dependent initialisation on the first training batch; saved in
+        # checkpoints so that a loaded model is never re-initialised.
+        self.register_buffer("initialized", torch.tensor(False))
+
+    def encode_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Check the input and bring it to ``N, C, H, W, T`` (direct encoding for static images)."""
+        c = self.config
+        if x.dim() == 4:
+            x = x.unsqueeze(-1).expand(*x.shape, c.time_steps)
+        expected = f"(N, {c.in_channels}, {c.img_size}, {c.img_size}[, {c.time_steps}])"
+        if x.dim() != 5 or tuple(x.shape[1:]) != (c.in_channels, c.img_size, c.img_size,
+                                                   c.time_steps):
+            raise InputError(f"input shape {tuple(x.shape)} does not match the model: expected {expected}")
+        if not torch.isfinite(x).all():
+            raise InputError("input contains NaN or infinite values: clean or re-encode the data")
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Residual stream after the last encoder block, ``N, D, H', W', T``."""
+        x = self.sps(self.encode_input(x))
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and not self.initialized:
+            self.initialized.fill_(True)
+            data_init(self, x)
+        return self.head(self.features(x))
+
+    def optimizer_param_groups(self, weight_decay: float) -> list[dict]:
+        """AdamW groups: weight decay on weight matrices only, never on TASA exponents, NSAD
+        parameters, neuron decays or biases."""
+        decay, no_decay = [], []
+        for p in self.parameters():
+            if p.requires_grad:
+                (decay if p.dim() > 1 else no_decay).append(p)
+        return [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]

@@ -1,0 +1,5 @@
+"""Neurons: SLAYER CUBA LIF configured as the paper's LIF (Eq. 2-3)."""
+
+from lava_ds2ta.neuron.lif import lif_neuron, lif_params
+
+__all__ = ["lif_neuron", "lif_params"]

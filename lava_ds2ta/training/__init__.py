@@ -1,0 +1,1 @@
+"""Training with lava-dl SLAYER: config schema, mixing, checkpoints, trainer and CLI."""

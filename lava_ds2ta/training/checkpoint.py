@@ -1,0 +1,98 @@
+"""Atomic checkpoint save/load: state_dicts and plain data only, never pickled modules.
+
+A checkpoint is a dict with keys ``format`` (int), ``model`` (state_dict), ``model_config`` (plain
+dict, ``create_model(**model_config)`` rebuilds the model), ``config`` (training config dict),
+``optimizer``, ``scheduler`` (state_dicts), ``epoch`` (completed epochs), ``best_acc``,
+``best_epoch``, ``history`` (list of per-epoch metric dicts) and ``rng`` (RNG states).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lava_ds2ta.errors import Ds2taError
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format", "model", "model_config", "config", "epoch", "history")
+
+
+class CheckpointError(Ds2taError):
+    """A missing, corrupt, truncated or incompatible checkpoint file."""
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Write ``state`` to ``path`` atomically (temp file in the same dir, fsync, os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format": FORMAT_VERSION, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint on CPU with ``weights_only=True``; one-line error if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # zip/unpickling errors vary between torch versions
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({reason[:120]}); "
+            "delete it or pick another checkpoint"
+        ) from None
+    if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
+        raise CheckpointError(
+            f"checkpoint {path} is not a lava_ds2ta training checkpoint (missing keys); "
+            "delete it or pick another checkpoint"
+        )
+    if state["format"] != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format {state['format']}, expected {FORMAT_VERSION}; "
+            "pick a checkpoint written by this version"
+        )
+    return state
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model from a checkpoint: ``create_model(**model_config)`` + state_dict.
+
+    Returns ``(model in eval mode on CPU, checkpoint dict)``.
+    """
+    from lava_ds2ta.training.model_factory import create
+
+    state = load_checkpoint(path)
+    model = create(**state["model_config"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"checkpoint {path} does not match its model config "
+            f"({str(exc).splitlines()[0][:120]}); pick another checkpoint"
+        ) from None
+    return model.eval(), state

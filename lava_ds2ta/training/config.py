@@ -1,0 +1,254 @@
+"""Training config schema (dataclasses), YAML loading, ``--set`` overrides and validation.
+
+Layout of a config file::
+
+    model:  {name: ds2ta, preset: tiny, <any model override, validated by create_model>}
+    data:   {name: digits, batch_size: 32, eval_batch_size: 256, num_workers: 0, subset: null}
+    optim:  {lr: 1.0e-3, weight_decay: 0.01, epochs: 40, warmup_epochs: 2, min_lr: 0.0,
+             label_smoothing: 0.1, mixup_alpha: 0.0, cutmix_alpha: 0.0, mix_prob: 1.0,
+             grad_clip: 1.0}
+    seed: 0
+    output_dir: runs/ds2ta_digits
+    device: auto          # auto | cpu | cuda | cuda:N
+
+Every problem raises a one-line :class:`ConfigError` naming the key, e.g.
+``config: unknown key 'optim.lrr' (did you mean 'lr'? known: ...)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lava_ds2ta.errors import ConfigError
+
+
+@dataclass
+class ModelSection:
+    """Model name, preset and free overrides forwarded to ``create_model``."""
+
+    name: str = "ds2ta"
+    preset: str = "tiny"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "preset": self.preset, **self.overrides}
+
+
+@dataclass
+class DataSection:
+    """Dataset name and loader settings; ``subset`` keeps the first k samples of each split."""
+
+    name: str = "digits"
+    batch_size: int = 32
+    eval_batch_size: int = 256
+    num_workers: int = 0
+    subset: int | None = None
+
+
+@dataclass
+class OptimSection:
+    """AdamW + per-step cosine schedule with linear warmup, label smoothing, mixup/cutmix."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    epochs: int = 40
+    warmup_epochs: float = 2.0
+    min_lr: float = 0.0
+    label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    mix_prob: float = 1.0
+    grad_clip: float = 0.0  # max global grad norm; 0 disables clipping
+
+
+@dataclass
+class TrainConfig:
+    """The whole training recipe; ``to_dict()`` round-trips through :func:`config_from_dict`."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    seed: int = 0
+    output_dir: str = "runs/train"
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.to_dict(),
+            "data": asdict(self.data),
+            "optim": asdict(self.optim),
+            "seed": self.seed,
+            "output_dir": self.output_dir,
+            "device": self.device,
+        }
+
+
+_SECTIONS = {"data": DataSection, "optim": OptimSection}
+_SCALARS = ("seed", "output_dir", "device")
+TOP_LEVEL_KEYS = ("model", "data", "optim", *_SCALARS)
+
+
+def _unknown(key: str, known: list[str], prefix: str = "") -> ConfigError:
+    name = key.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+    return ConfigError(f"config: unknown key '{key}' ({hint}known: {', '.join(known)})")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _need(ok: bool, key: str, want: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"config: '{key}' must be {want}, got {value!r}")
+
+
+def _validate_data(d: DataSection) -> None:
+    _need(isinstance(d.name, str) and d.name != "", "data.name", "a dataset name", d.name)
+    for key in ("batch_size", "eval_batch_size"):
+        v = getattr(d, key)
+        _need(_is_int(v) and v >= 1, f"data.{key}", "an integer >= 1", v)
+    _need(_is_int(d.num_workers) and d.num_workers >= 0, "data.num_workers",
+          "an integer >= 0", d.num_workers)
+    _need(d.subset is None or (_is_int(d.subset) and d.subset >= 1), "data.subset",
+          "null or an integer >= 1", d.subset)
+
+
+def _validate_optim(o: OptimSection) -> None:
+    _need(_is_num(o.lr) and o.lr > 0, "optim.lr", "a number > 0", o.lr)
+    _need(_is_int(o.epochs) and o.epochs >= 1, "optim.epochs", "an integer >= 1", o.epochs)
+    for key in ("weight_decay", "min_lr", "mixup_alpha", "cutmix_alpha", "grad_clip"):
+        v = getattr(o, key)
+        _need(_is_num(v) and v >= 0, f"optim.{key}", "a number >= 0", v)
+    _need(_is_num(o.warmup_epochs) and 0 <= o.warmup_epochs <= o.epochs, "optim.warmup_epochs",
+          f"a number in [0, optim.epochs={o.epochs}]", o.warmup_epochs)
+    _need(o.min_lr <= o.lr, "optim.min_lr", f"<= optim.lr ({o.lr})", o.min_lr)
+    _need(_is_num(o.label_smoothing) and 0 <= o.label_smoothing < 1, "optim.label_smoothing",
+          "a number in [0, 1)", o.label_smoothing)
+    _need(_is_num(o.mix_prob) and 0 <= o.mix_prob <= 1, "optim.mix_prob", "a number in [0, 1]",
+          o.mix_prob)
+
+
+def validate_model_section(m: ModelSection) -> None:
+    """Check the model section by building the model; errors name ``model.<...>``."""
+    _need(isinstance(m.name, str) and m.name != "", "model.name", "a model name", m.name)
+    _need(isinstance(m.preset, str) and m.preset != "", "model.preset", "a preset name", m.preset)
+    from lava_ds2ta.training.model_factory import build_model
+
+    build_model(m)
+
+
+def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
+    """Validate every value; with ``check_model`` the model section is checked by building it."""
+    _validate_data(cfg.data)
+    _validate_optim(cfg.optim)
+    _need(_is_int(cfg.seed) and cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
+    _need(isinstance(cfg.output_dir, str) and cfg.output_dir.strip() != "", "output_dir",
+          "a non-empty path", cfg.output_dir)
+    _need(isinstance(cfg.device, str) and (cfg.device in ("auto", "cpu", "cuda")
+                                           or cfg.device.startswith("cuda:")),
+          "device", "one of auto, cpu, cuda, cuda:N", cfg.device)
+    if check_model:
+        validate_model_section(cfg.model)
+    return cfg
+
+
+def config_from_dict(raw: Any, check_model: bool = True) -> TrainConfig:
+    """Build and validate a :class:`TrainConfig` from a plain (YAML-parsed) mapping."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: the top level must be a mapping, got {type(raw).__name__}")
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            raise _unknown(str(key), list(TOP_LEVEL_KEYS))
+    cfg = TrainConfig()
+    for key in _SCALARS:
+        if key in raw:
+            setattr(cfg, key, raw[key])
+    model_raw = raw.get("model") or {}
+    if not isinstance(model_raw, dict):
+        raise ConfigError(f"config: 'model' must be a mapping, got {model_raw!r}")
+    model_raw = dict(model_raw)
+    cfg.model = ModelSection(
+        name=model_raw.pop("name", ModelSection.name),
+        preset=model_raw.pop("preset", ModelSection.preset),
+        overrides={str(k): v for k, v in model_raw.items()},
+    )
+    for section, cls in _SECTIONS.items():
+        sub = raw.get(section) or {}
+        if not isinstance(sub, dict):
+            raise ConfigError(f"config: '{section}' must be a mapping, got {sub!r}")
+        known = [f.name for f in fields(cls)]
+        for key in sub:
+            if key not in known:
+                raise _unknown(f"{section}.{key}", known, f"{section}.")
+        setattr(cfg, section, cls(**sub))
+    return validate(cfg, check_model=check_model)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as YAML) to a raw config mapping."""
+    raw = dict(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set: expected KEY=VALUE (e.g. optim.epochs=3), got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key}: cannot parse value {text!r}: "
+                              f"{str(exc).splitlines()[0]}") from None
+        parts = key.split(".")
+        if len(parts) == 1:
+            raw[key] = value
+        elif len(parts) == 2:
+            section = raw.get(parts[0]) or {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"--set {key}: '{parts[0]}' is not a section")
+            raw[parts[0]] = {**section, parts[1]: value}
+        else:
+            raise ConfigError(f"--set: key {key!r} must be 'key' or 'section.key'")
+    return raw
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a mapping (one-line errors for missing/broken files)."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config: file not found: {p}") from None
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {p}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"config: {p}: YAML error{where}: {problem}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: {p}: the top level must be a mapping")
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None,
+                check_model: bool = True) -> TrainConfig:
+    """Load a YAML config, apply ``--set`` overrides and validate it."""
+    raw = apply_overrides(read_yaml(path), overrides or [])
+    return config_from_dict(raw, check_model=check_model)
