@@ -3,7 +3,15 @@
 ``create_model(name, preset=..., **overrides)`` builds a model; see :mod:`lava_ds2ta.models`.
 """
 
-from lava_ds2ta.models import create_model, list_models
+import contextlib
+import io
+
+# lava-dl prints a Prophesee-toolbox warning and torch's cpp_extension a CUDA_HOME note at
+# import; neither concerns us. Import errors still propagate.
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    import lava.lib.dl.slayer  # noqa: F401
+
+from lava_ds2ta.models import create_model, list_models  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["create_model", "list_models", "__version__"]

@@ -75,7 +75,7 @@ class SpikingSelfAttention(torch.nn.Module):
         return torch.einsum("nhcit,nhcjt->nhtij", self.heads(q), self.heads(k))
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Input current of the attention neuron, ``2^-shift * A V``, in layout ``N, D, H, W, T``."""
+        """Attention-neuron input current ``2^-shift * A V``, layout ``N, D, H, W, T``."""
         a = self.attention_map(q, k)
         if self.denoiser is not None:
             a = self.denoiser(a)

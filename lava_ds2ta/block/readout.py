@@ -21,7 +21,9 @@ class Readout(torch.nn.Module):
     def __init__(self, in_features: int, num_classes: int) -> None:
         super().__init__()
         bound = 1.0 / math.sqrt(in_features)
-        self.weight = torch.nn.Parameter(torch.empty(num_classes, in_features).uniform_(-bound, bound))
+        self.weight = torch.nn.Parameter(
+            torch.empty(num_classes, in_features).uniform_(-bound, bound)
+        )
         self.bias = torch.nn.Parameter(torch.zeros(num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

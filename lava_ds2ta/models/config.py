@@ -72,9 +72,20 @@ class ModelConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid key."""
         if self.name not in VARIANTS:
-            raise ConfigError(f"model.name: unknown model {self.name!r} (known: {', '.join(VARIANTS)})")
-        positive = ("img_size", "in_channels", "num_classes", "embed_dim", "depth", "num_heads",
-                    "mlp_ratio", "time_steps", "t_aw")
+            raise ConfigError(
+                f"model.name: unknown model {self.name!r} (known: {', '.join(VARIANTS)})"
+            )
+        positive = (
+            "img_size",
+            "in_channels",
+            "num_classes",
+            "embed_dim",
+            "depth",
+            "num_heads",
+            "mlp_ratio",
+            "time_steps",
+            "t_aw",
+        )
         for key in positive:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -84,7 +95,9 @@ class ModelConfig:
                 f"model.num_heads: {self.num_heads} heads do not divide embed_dim {self.embed_dim}"
             )
         if not self.sps_pool or set(self.sps_pool) - {"0", "1"}:
-            raise ConfigError(f"model.sps_pool: expected a string of 0/1 flags, got {self.sps_pool!r}")
+            raise ConfigError(
+                f"model.sps_pool: expected a string of 0/1 flags, got {self.sps_pool!r}"
+            )
         stages = len(self.sps_pool)
         if self.embed_dim % 2 ** (stages - 1):
             raise ConfigError(
@@ -97,29 +110,71 @@ class ModelConfig:
                 f"2^{self.sps_pool.count('1')} of sps_pool {self.sps_pool!r}"
             )
         if not isinstance(self.tau_init, int) or not 0 <= self.tau_init <= TAU_MAX:
-            raise ConfigError(f"model.tau_init: must be an integer in [0, {TAU_MAX}], got {self.tau_init!r}")
+            raise ConfigError(
+                f"model.tau_init: must be an integer in [0, {TAU_MAX}], got {self.tau_init!r}"
+            )
         for key in ("tau_m",):
             if getattr(self, key) < 1:
-                raise ConfigError(f"model.{key}: must be >= 1 (voltage decay 1/tau_m), got {getattr(self, key)!r}")
+                raise ConfigError(
+                    f"model.{key}: must be >= 1 (voltage decay 1/tau_m), got {getattr(self, key)!r}"
+                )
         for key in ("threshold", "attn_threshold", "tau_grad", "scale_grad"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"model.{key}: must be > 0, got {getattr(self, key)!r}")
         if not isinstance(self.attn_scale_shift, int) or self.attn_scale_shift < 0:
-            raise ConfigError(f"model.attn_scale_shift: must be an integer >= 0, got {self.attn_scale_shift!r}")
+            raise ConfigError(
+                f"model.attn_scale_shift: must be an integer >= 0, got {self.attn_scale_shift!r}"
+            )
 
 
 #: Sizes. ``tiny`` is for the embedded digits; the others are the paper's (section 4).
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(img_size=8, in_channels=1, num_classes=10, embed_dim=64, depth=1, num_heads=4,
-                 mlp_ratio=4, time_steps=4, sps_pool="0010", t_aw=3, tau_init=4, nsad_u_init=3.0),
+    # Digits (8x8, static): 4x4 = 16 tokens, T=4, tau=4 as for static CIFAR; head dim d=16 as in
+    # the DVS setting, hence its u_h=2 (the paper's u_h=3 goes with d=32).
+    "tiny": dict(
+        img_size=8,
+        in_channels=1,
+        num_classes=10,
+        embed_dim=64,
+        depth=1,
+        num_heads=4,
+        mlp_ratio=4,
+        time_steps=4,
+        sps_pool="0010",
+        t_aw=3,
+        tau_init=4,
+        nsad_u_init=2.0,
+    ),
     # CIFAR-10/100: ViT-4-384, 12 heads, 32x32 -> 8x8 = 64 tokens, T=4, tau=4, u_h=3.
-    "vit-4-384": dict(img_size=32, in_channels=3, num_classes=10, embed_dim=384, depth=4,
-                      num_heads=12, mlp_ratio=4, time_steps=4, sps_pool="0011", t_aw=3, tau_init=4,
-                      nsad_u_init=3.0),
+    "vit-4-384": dict(
+        img_size=32,
+        in_channels=3,
+        num_classes=10,
+        embed_dim=384,
+        depth=4,
+        num_heads=12,
+        mlp_ratio=4,
+        time_steps=4,
+        sps_pool="0011",
+        t_aw=3,
+        tau_init=4,
+        nsad_u_init=3.0,
+    ),
     # CIFAR10-DVS / DVS128 Gesture: ViT-2-256, 16 heads, 128x128, 16x16 patches, T=10, tau=2, u_h=2.
-    "vit-2-256": dict(img_size=128, in_channels=2, num_classes=10, embed_dim=256, depth=2,
-                      num_heads=16, mlp_ratio=4, time_steps=10, sps_pool="1111", t_aw=3, tau_init=2,
-                      nsad_u_init=2.0),
+    "vit-2-256": dict(
+        img_size=128,
+        in_channels=2,
+        num_classes=10,
+        embed_dim=256,
+        depth=2,
+        num_heads=16,
+        mlp_ratio=4,
+        time_steps=10,
+        sps_pool="1111",
+        t_aw=3,
+        tau_init=2,
+        nsad_u_init=2.0,
+    ),
 }
 
 

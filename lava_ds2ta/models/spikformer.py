@@ -31,8 +31,9 @@ class SpikingTransformer(torch.nn.Module):
         config.validate()
         self.config = config
         c = config
-        neuron = dict(threshold=c.threshold, tau_m=c.tau_m, tau_grad=c.tau_grad,
-                      scale_grad=c.scale_grad)
+        neuron = dict(
+            threshold=c.threshold, tau_m=c.tau_m, tau_grad=c.tau_grad, scale_grad=c.scale_grad
+        )
         attn_neuron = {**neuron, "threshold": c.attn_threshold}
         self.sps = SpikingPatchSplitting(
             c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron
@@ -64,9 +65,15 @@ class SpikingTransformer(torch.nn.Module):
         if x.dim() == 4:
             x = x.unsqueeze(-1).expand(*x.shape, c.time_steps)
         expected = f"(N, {c.in_channels}, {c.img_size}, {c.img_size}[, {c.time_steps}])"
-        if x.dim() != 5 or tuple(x.shape[1:]) != (c.in_channels, c.img_size, c.img_size,
-                                                   c.time_steps):
-            raise InputError(f"input shape {tuple(x.shape)} does not match the model: expected {expected}")
+        if x.dim() != 5 or tuple(x.shape[1:]) != (
+            c.in_channels,
+            c.img_size,
+            c.img_size,
+            c.time_steps,
+        ):
+            raise InputError(
+                f"input shape {tuple(x.shape)} does not match the model: expected {expected}"
+            )
         if not torch.isfinite(x).all():
             raise InputError("input contains NaN or infinite values: clean or re-encode the data")
         return x
