@@ -128,8 +128,8 @@ def test_exported_weights_are_even_8bit_integers():
 
 @pytest.mark.parametrize("name", ["spikformer", "ds2ta_nsad", "ds2ta"])
 def test_eval_currents_lie_on_the_fixed_point_grid(name):
-    """Every synaptic current is a multiple of 1/64 (weight units) in eval mode, except the
-    first convolution on 1/16-grid pixels (multiple of 1/512); attention currents of 1/8."""
+    """Every neuron input is a whole number of 8-bit weight units (a multiple of 1/64): what a
+    Lava fixed-point LIF receives on ``a_in``. The first layer sees integer input levels."""
     model, x = trained_a_little(name)
     currents = {}
     for n, m in model.named_modules():
@@ -138,8 +138,7 @@ def test_eval_currents_lie_on_the_fixed_point_grid(name):
     with torch.no_grad():
         model(x)
     for n, cur in currents.items():
-        grid = 512 if n == "sps.stages.0.neuron" else 64
-        scaled = cur * grid
+        scaled = cur * 64
         assert torch.equal(scaled, torch.round(scaled)), n
         assert cur.abs().max() < 2048, f"{n}: state beyond Loihi's 24-bit range"
     assert len(currents) == 5 + 2 * 7  # SPS + (q, k, v, attention, output, fc1, fc2) per block

@@ -28,16 +28,26 @@ class SpikingPatchSplitting(torch.nn.Module):
         one flag per stage: max-pool the stage's spikes (CIFAR ``0011``, DVS ``1111``).
     neuron:
         LIF parameters.
+    input_levels:
+        the input arrives as integers ``round(x * input_levels)`` (graded spikes); the first
+        stage's threshold is scaled by the same factor, so it sees the real-valued input.
     """
 
     def __init__(
-        self, in_channels: int, dim: int, pool: Sequence[bool], neuron: dict[str, Any]
+        self,
+        in_channels: int,
+        dim: int,
+        pool: Sequence[bool],
+        neuron: dict[str, Any],
+        input_levels: int = 1,
     ) -> None:
         super().__init__()
         n = len(pool)
         channels = [in_channels] + [dim // 2 ** (n - 1 - i) for i in range(n)]
+        first = {**neuron, "threshold": neuron.get("threshold", 1.0) * input_levels}
         self.stages = torch.nn.ModuleList(
-            SpikingConv(channels[i], channels[i + 1], 3, 1, neuron) for i in range(n)
+            SpikingConv(channels[i], channels[i + 1], 3, 1, first if i == 0 else neuron)
+            for i in range(n)
         )
         self.pool = [bool(p) for p in pool]
         self.rpe = SpikingConv(dim, dim, 3, 1, neuron)

@@ -22,7 +22,9 @@ class ModelConfig:
     """Everything that defines a model. Build one with :func:`lava_ds2ta.create_model`.
 
     ``sps_pool`` has one character per patch-splitting stage, ``1`` for a spike max-pool after
-    it; the token grid is ``img_size / 2^(number of pools)`` squared.
+    it; the token grid is ``img_size / 2^(number of pools)`` squared. ``input_levels``: inputs are
+    quantised to ``round(x * input_levels)`` integer graded spikes (digits 0..16 with 16; event
+    counts with 1).
     """
 
     name: str = "ds2ta"
@@ -35,6 +37,7 @@ class ModelConfig:
     num_heads: int = 4
     mlp_ratio: int = 4
     time_steps: int = 4
+    input_levels: int = 16
     sps_pool: str = "0010"
     t_aw: int = 3
     tau_init: int = 4

@@ -36,7 +36,7 @@ class SpikingTransformer(torch.nn.Module):
         )
         attn_neuron = {**neuron, "threshold": c.attn_threshold}
         self.sps = SpikingPatchSplitting(
-            c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron
+            c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron, c.input_levels
         )
         self.blocks = torch.nn.ModuleList(
             EncoderBlock(
@@ -60,7 +60,11 @@ class SpikingTransformer(torch.nn.Module):
         self.register_buffer("initialized", torch.tensor(False))
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Check the input and bring it to ``N, C, H, W, T`` (direct encoding for static images)."""
+        """Check the input and bring it to ``N, C, H, W, T`` integer levels.
+
+        Static images are repeated over the T steps (direct encoding). Values are quantised to
+        ``round(x * input_levels)``: the first layer receives integer graded spikes, as on Loihi.
+        """
         c = self.config
         if x.dim() == 4:
             x = x.unsqueeze(-1).expand(*x.shape, c.time_steps)
@@ -76,7 +80,7 @@ class SpikingTransformer(torch.nn.Module):
             )
         if not torch.isfinite(x).all():
             raise InputError("input contains NaN or infinite values: clean or re-encode the data")
-        return x
+        return torch.floor(x * c.input_levels + 0.5)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Residual stream after the last encoder block, ``N, D, H', W', T``."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,26 @@ class TrainConfig:
         }
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``2e-3`` / ``1E5`` as floats (YAML 1.2; PyYAML needs a dot)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with YAML 1.2 style floats (``2e-3`` is a float, not a string)."""
+    return yaml.load(text, Loader=_Loader)  # safe: _Loader derives from SafeLoader
+
+
 _SECTIONS = {"data": DataSection, "optim": OptimSection}
 _SCALARS = ("seed", "output_dir", "device")
 TOP_LEVEL_KEYS = ("model", "data", "optim", *_SCALARS)
@@ -141,16 +162,16 @@ def _validate_optim(o: OptimSection) -> None:
 
 
 def validate_model_section(m: ModelSection) -> None:
-    """Check the model section by building the model; errors name ``model.<...>``."""
+    """Check the model section with the model package's own validation (``model.<key>`` errors)."""
     _need(isinstance(m.name, str) and m.name != "", "model.name", "a model name", m.name)
     _need(isinstance(m.preset, str) and m.preset != "", "model.preset", "a preset name", m.preset)
-    from lava_ds2ta.training.model_factory import build_model
+    from lava_ds2ta.training.model_factory import resolve_model_config
 
-    build_model(m)
+    resolve_model_config(m)
 
 
 def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
-    """Validate every value; with ``check_model`` the model section is checked by building it."""
+    """Validate every value; with ``check_model`` the model section is checked too."""
     _validate_data(cfg.data)
     _validate_optim(cfg.optim)
     _need(_is_int(cfg.seed) and cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
@@ -207,7 +228,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         if not sep or not key:
             raise ConfigError(f"--set: expected KEY=VALUE (e.g. optim.epochs=3), got {item!r}")
         try:
-            value = yaml.safe_load(text)
+            value = parse_yaml(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {key}: cannot parse value {text!r}: "
                               f"{str(exc).splitlines()[0]}") from None
@@ -234,7 +255,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"config: cannot read {p}: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -15,7 +15,7 @@ import torch
 
 
 def smooth_one_hot(labels: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
-    """(B,) int64 labels -> (B, K) float targets: ``1 - s + s/K`` on the label, ``s/K`` elsewhere."""
+    """(B,) int64 labels -> (B, K) targets: ``1 - s + s/K`` on the label, ``s/K`` elsewhere."""
     off = smoothing / num_classes
     out = torch.full((labels.shape[0], num_classes), off, device=labels.device)
     out.scatter_(1, labels.view(-1, 1), 1.0 - smoothing + off)
@@ -74,7 +74,9 @@ class Mixer:
         ``x`` is not modified in place.
         """
         if x.dim() not in (4, 5):
-            raise ValueError(f"mixing expects (B, C, H, W) or (B, C, H, W, T), got {tuple(x.shape)}")
+            raise ValueError(
+                f"mixing expects (B, C, H, W) or (B, C, H, W, T), got {tuple(x.shape)}"
+            )
         lam, use_cutmix = self._sample(generator)
         target = smooth_one_hot(labels, self.num_classes, self.label_smoothing)
         if lam >= 1.0:
