@@ -15,3 +15,15 @@ class DataError(Ds2taError):
 
 class InputError(Ds2taError, ValueError):
     """A model input of the wrong shape, or with NaN or infinite values."""
+
+
+class FormatError(Ds2taError):
+    """A network file that is missing, corrupt, not ours, too new or inconsistent."""
+
+
+class ExportError(Ds2taError):
+    """A model that cannot be exported bit-exactly (outside the deployable fixed-point contract)."""
+
+
+class StateOverflowError(Ds2taError):
+    """A neuron state reached Loihi's 24-bit limit, where Lava wraps ``u`` and clips ``v``."""

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ds2ta-train --config train/configs/ds2ta_digits.yaml "$@"
+.venv/bin/ds2ta-train --config train/configs/ds2ta_digits.yaml --overwrite "$@"

@@ -85,3 +85,10 @@ class SpikingSelfAttention(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.q(x), self.k(x), self.v(x)
         return self.proj(self.attn_neuron(self.attend(q, k, v)))
+
+    def export_hdf5(self, handle) -> None:
+        """Write the attention core (layer type ``attention``) into an HDF5 group; Q, K, V and
+        the output projection export themselves as ``SpikingConv`` layers."""
+        from lava_ds2ta.export.layers import write_attention
+
+        write_attention(self, handle)

@@ -53,3 +53,9 @@ class SpikingConv(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.neuron(self.synapse(x))
+
+    def export_hdf5(self, handle) -> None:
+        """Write this layer (``conv`` or ``tasa``) into an HDF5 group; see docs/hdf5-format.md."""
+        from lava_ds2ta.export.layers import write_conv
+
+        write_conv(self, handle)

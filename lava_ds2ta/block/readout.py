@@ -28,3 +28,9 @@ class Readout(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x.mean(dim=(2, 3, 4)), quantize_8bit(self.weight), quantize_8bit(self.bias))
+
+    def export_hdf5(self, handle) -> None:
+        """Write this head (layer type ``readout``) into an HDF5 group."""
+        from lava_ds2ta.export.layers import write_readout
+
+        write_readout(self, handle)

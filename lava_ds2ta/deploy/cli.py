@@ -1,0 +1,103 @@
+"""``ds2ta-run-cpu``: run an exported network on Lava's CPU backend (``Loihi2SimCfg``).
+
+    ds2ta-run-cpu model.net --data digits [--samples N] [--tag fixed_pt|floating_pt]
+                  [--checkpoint CKPT] [--report report.json]
+
+Prints accuracy, agreement with the trained PyTorch model (eval mode), spikes per layer and
+Lava steps per second, and writes a JSON report. Exit codes: 0 ok, 2 user error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lava_ds2ta.errors import Ds2taError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ds2ta-run-cpu", description=__doc__.split("\n")[0])
+    p.add_argument("network", help="exported network (ds2ta-export CHECKPOINT -o model.net)")
+    p.add_argument("--data", default="digits", help="data set (test split) to stream")
+    p.add_argument("--samples", type=int, default=None, help="first N test samples (default all)")
+    p.add_argument("--tag", choices=("fixed_pt", "floating_pt"), default="fixed_pt")
+    p.add_argument("--checkpoint", help="PyTorch checkpoint to compare with "
+                   "(default: the one the network was exported from, if it still exists)")
+    p.add_argument("--report", help="JSON report path (default: next to the network)")
+    p.add_argument("--no-spikes", action="store_true",
+                   help="do not record per-layer spikes (faster)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        report = run(args)
+    except Ds2taError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report["summary"])
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from lava_ds2ta.deploy.compare import compare_with_torch, load_test_inputs
+    from lava_ds2ta.deploy.runner import run_network
+    from lava_ds2ta.export.reader import read_network
+
+    spec = read_network(args.network)
+    x, y = load_test_inputs(spec, args.data, args.samples)
+    result = run_network(spec, x["levels"], args.tag, record=not args.no_spikes,
+                         progress=not args.no_progress and sys.stderr.isatty())
+    pred = result.predictions
+    report: dict[str, Any] = {
+        "network": str(args.network),
+        "data": args.data,
+        "samples": int(len(y)),
+        "tag": args.tag,
+        "accuracy": float((pred == y).mean()),
+        "lava_steps": result.num_steps,
+        "lava_seconds": result.seconds,
+        "steps_per_second": result.steps_per_second,
+        "samples_per_second": len(y) / result.seconds,
+        "processes": result.num_processes,
+    }
+    report.update(compare_with_torch(spec, x["float"], result, args.checkpoint))
+    report["torch_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
+    lines = [f"Lava {args.tag} on {len(y)} {args.data} test samples "
+             f"({result.num_processes} processes, {result.num_steps} steps)"]
+    lines.append(f"  accuracy      Lava {100 * report['accuracy']:.2f} %   "
+                 f"PyTorch {100 * report['torch_accuracy']:.2f} %   ({report['reference']})")
+    lines.append(f"  agreement     predictions {100 * report['prediction_agreement']:.2f} %   "
+                 f"logits exact {100 * report['logit_agreement']:.2f} %")
+    if result.spikes:
+        lines.append("  spikes per sample, per layer (Lava | PyTorch, exact match):")
+        for row in report["layers"]:
+            lines.append(f"    {row['index']:>3} {row['name']:<24} {row['lava_spikes']:>10.1f} | "
+                         f"{row['torch_spikes']:>10.1f}  {'yes' if row['exact'] else 'NO'}")
+    lines.append(f"  speed         {report['steps_per_second']:.1f} steps/s, "
+                 f"{report['samples_per_second']:.2f} samples/s")
+    report["summary"] = "\n".join(lines)
+    path = Path(args.report) if args.report else Path(args.network).with_suffix(".report.json")
+    write_json_atomic(path, report)
+    report["summary"] += f"\n  report        {path}"
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Inputs for a deployed network and its comparison with the trained PyTorch model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lava_ds2ta.errors import InputError
+
+
+def load_test_inputs(spec, data: str, samples: int | None) -> tuple[dict[str, Any], np.ndarray]:
+    """The test split of ``data`` as float inputs and as the integer levels Lava receives.
+
+    Returns ``({"float": tensor N, C, H, W[, T], "levels": int64 N, C, H, W, T}, labels)``.
+    """
+    from lava_ds2ta.data import build_datasets
+
+    _, test, _ = build_datasets(data)
+    n = len(test) if samples is None else min(samples, len(test))
+    if n < 1:
+        raise InputError(f"--samples must be >= 1, got {samples}")
+    xs, ys = zip(*(test[i] for i in range(n)), strict=True)
+    x = torch.stack([torch.as_tensor(v) for v in xs]).float()
+    first = spec.layers[0].params
+    shape = tuple(int(s) for s in spec.layers[0].shape)
+    steps, levels = int(first["timeSteps"]), int(first["inputLevels"])
+    if tuple(x.shape[1:4]) != shape:
+        raise InputError(
+            f"data set {data!r} has inputs of shape {tuple(x.shape[1:])}, the network expects "
+            f"{shape} (C, H, W): export a model trained on {data!r} or pick matching data"
+        )
+    frames = x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, steps)
+    level = torch.floor(frames * levels + 0.5).to(torch.int64).numpy()
+    return {"float": x, "levels": level}, np.asarray([int(v) for v in ys])
+
+
+def reference_outputs(spec, x: torch.Tensor, checkpoint: str | None):
+    """Integer logits and per-layer spikes ``{layer index: N, C, H, W, T}`` of the reference.
+
+    With a checkpoint the reference is the PyTorch model in eval mode; without one it is the
+    integer simulation of the exported file (tests prove the two equal, layer by layer).
+    """
+    first = spec.layers[0]
+    tokens_steps = None
+    if checkpoint:
+        from lava_ds2ta.export.record import layer_indices, record_layers
+        from lava_ds2ta.training.checkpoint import load_model
+
+        model, _ = load_model(checkpoint)
+        with torch.no_grad():
+            logits = model(x).double().numpy()
+        by_name = record_layers(model, x)
+        index = layer_indices(model)
+        spikes = {index[name]: v for name, v in by_name.items()}
+        last = spec.layers[spec.layers[-1].inputs[0]]
+        tokens_steps = int(np.prod(last.shape[1:])) * int(first.params["timeSteps"])
+        logits_int = np.rint(64.0 * tokens_steps * logits).astype(np.int64)
+        return logits_int, spikes, f"PyTorch eval model of {Path(checkpoint).name}"
+    from lava_ds2ta.export.simulate import simulate
+
+    levels = np.floor(
+        (x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, int(first.params["timeSteps"])))
+        .numpy() * int(first.params["inputLevels"]) + 0.5
+    ).astype(np.int64)
+    logits_int, spikes = simulate(spec, levels)
+    return logits_int, spikes, "integer simulation of the exported file"
+
+
+def compare_with_torch(spec, x: torch.Tensor, result, checkpoint: str | None) -> dict[str, Any]:
+    """Agreement of a :class:`LavaResult` with the reference, overall and per layer."""
+    logits, spikes, reference = reference_outputs(spec, x, checkpoint)
+    n = len(logits)
+    out: dict[str, Any] = {
+        "reference": reference,
+        "prediction_agreement": float((result.predictions == logits.argmax(1)).mean()),
+        "logit_agreement": float((np.abs(result.logits - logits) < 1e-6).all(axis=1).mean()),
+        "layers": [],
+    }
+    for index, lava in sorted(result.spikes.items()):
+        ref = spikes.get(index)
+        layer = spec.layers[index]
+        row = {
+            "index": index,
+            "name": layer.name,
+            "type": layer.type,
+            "lava_spikes": float(lava.sum() / n),
+            "torch_spikes": float(ref.sum() / n) if ref is not None else float("nan"),
+            "exact": bool(ref is not None and np.array_equal(lava, ref)),
+        }
+        if ref is not None and not row["exact"]:
+            where = np.argwhere(lava != ref)[0]
+            row["first_mismatch"] = {"sample": int(where[0]), "neuron": where[1:-1].tolist(),
+                                     "time_step": int(where[-1])}
+        out["layers"].append(row)
+    out["reference_predictions"] = logits.argmax(1).tolist()
+    return out

@@ -1,0 +1,91 @@
+"""``ds2ta-export CHECKPOINT -o model.net``: export a training checkpoint to a network file.
+
+Prints one summary line (layers, LIF neurons, file size). ``--verify N`` also simulates the file
+on the first N test samples of the checkpoint's data set and compares every layer and the
+logits with the PyTorch eval model. Errors print ``error: ...`` on stderr and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lava_ds2ta.errors import Ds2taError
+
+#: Layer types that hold LIF neurons.
+NEURON_TYPES = ("conv", "tasa", "attention")
+
+
+def summary(path: Path) -> str:
+    from lava_ds2ta.export.reader import read_network
+
+    spec = read_network(path)
+    neurons = sum(int(np.prod(layer.shape)) for layer in spec.layers if layer.type in NEURON_TYPES)
+    c = spec.config
+    return (
+        f"wrote {path}: {len(spec.layers)} layers, {neurons:,d} neurons, "
+        f"{path.stat().st_size / 1024:.1f} KiB ({c.get('name')} {c.get('preset')}, "
+        f"T={c.get('time_steps')}, format v{spec.version})"
+    )
+
+
+def verify(model, path: Path, data: str, n: int) -> str:
+    """Compare the file's numpy simulation with the PyTorch model on ``n`` test samples."""
+    import torch
+
+    from lava_ds2ta.data import build_datasets
+    from lava_ds2ta.export import input_levels, layer_indices, read_network, record_layers
+    from lava_ds2ta.export.simulate import simulate
+
+    _, test, _ = build_datasets(data)
+    x = torch.stack([test[i][0] for i in range(min(n, len(test)))])
+    spec = read_network(path)
+    logits, spikes = simulate(spec, input_levels(spec, x.numpy()))
+    idx = layer_indices(model)
+    for name, ref in record_layers(model, x).items():
+        got = spikes[idx[name]]
+        if not np.array_equal(ref, got):
+            where = tuple(int(i) for i in np.argwhere(ref != got)[0])
+            raise Ds2taError(
+                f"verify: layer {idx[name]} ({name}) differs from PyTorch at "
+                f"(sample, c, h, w, t) = {where}"
+            )
+    with torch.no_grad():
+        y = model(x).double().numpy()
+    head = spec.layers[-1]
+    scale = 64 * int(np.prod(spikes[head.inputs[0]].shape[2:]))  # 64 H W T
+    if not np.allclose(logits, y * scale, rtol=0, atol=1e-6 * scale):
+        raise Ds2taError("verify: readout logits differ from PyTorch")
+    agree = int((logits.argmax(1) == y.argmax(1)).sum())
+    return f"verified {len(x)} {data} test samples: every layer bit-exact, argmax {agree}/{len(x)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ds2ta-export", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path, help="training checkpoint (.pt)")
+    parser.add_argument("-o", "--output", type=Path, help="network file (default: CKPT.net)")
+    parser.add_argument("--verify", type=int, default=0, metavar="N",
+                        help="check bit-exactness on N test samples")  # fmt: skip
+    args = parser.parse_args(argv)
+    out = args.output or args.checkpoint.with_suffix(".net")
+    try:
+        from lava_ds2ta.export.writer import export_model
+        from lava_ds2ta.training.checkpoint import load_model
+
+        model, state = load_model(args.checkpoint)
+        export_model(model, out)
+        print(summary(out))
+        if args.verify > 0:
+            data = (state.get("config") or {}).get("data", {}).get("name", "digits")
+            print(verify(model, out, data, args.verify))
+    except Ds2taError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
