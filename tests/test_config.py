@@ -37,39 +37,46 @@ def test_unknown_key_names_section_and_suggests():
     assert "did you mean 'optim.lr'" in msg and "weight_decay" in msg
 
 
-@pytest.mark.parametrize("raw,key", [
-    ({"optim": {"lr": -1}}, "optim.lr"),
-    ({"optim": {"lr": "fast"}}, "optim.lr"),
-    ({"optim": {"epochs": 0}}, "optim.epochs"),
-    ({"optim": {"epochs": 2.5}}, "optim.epochs"),
-    ({"optim": {"warmup_epochs": 50, "epochs": 10}}, "optim.warmup_epochs"),
-    ({"optim": {"label_smoothing": 1.0}}, "optim.label_smoothing"),
-    ({"optim": {"mix_prob": 2}}, "optim.mix_prob"),
-    ({"optim": {"grad_clip": float("nan")}}, "optim.grad_clip"),
-    ({"data": {"batch_size": 0}}, "data.batch_size"),
-    ({"data": {"batch_size": True}}, "data.batch_size"),
-    ({"data": {"subset": -3}}, "data.subset"),
-    ({"seed": -1}, "seed"),
-    ({"device": "tpu"}, "device"),
-])
+@pytest.mark.parametrize(
+    "raw,key",
+    [
+        ({"optim": {"lr": -1}}, "optim.lr"),
+        ({"optim": {"lr": "fast"}}, "optim.lr"),
+        ({"optim": {"epochs": 0}}, "optim.epochs"),
+        ({"optim": {"epochs": 2.5}}, "optim.epochs"),
+        ({"optim": {"warmup_epochs": 50, "epochs": 10}}, "optim.warmup_epochs"),
+        ({"optim": {"label_smoothing": 1.0}}, "optim.label_smoothing"),
+        ({"optim": {"mix_prob": 2}}, "optim.mix_prob"),
+        ({"optim": {"grad_clip": float("nan")}}, "optim.grad_clip"),
+        ({"data": {"batch_size": 0}}, "data.batch_size"),
+        ({"data": {"batch_size": True}}, "data.batch_size"),
+        ({"data": {"subset": -3}}, "data.subset"),
+        ({"seed": -1}, "seed"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
 def test_invalid_values_name_the_key(raw, key):
     assert f"'{key}'" in _error(raw)
 
 
-@pytest.mark.parametrize("model,key", [
-    ({"preset": "vit-9-999"}, "model.preset"),
-    ({"name": "resnet"}, "model.name"),
-    ({"embed_dimm": 16}, "model.embed_dimm"),
-    ({"depth": 0}, "model.depth"),
-])
+@pytest.mark.parametrize(
+    "model,key",
+    [
+        ({"preset": "vit-9-999"}, "model.preset"),
+        ({"name": "resnet"}, "model.name"),
+        ({"embed_dimm": 16}, "model.embed_dimm"),
+        ({"depth": 0}, "model.depth"),
+    ],
+)
 def test_model_errors_name_the_key(model, key):
     msg = _error({"model": model})
     assert msg.startswith("config: ") and key in msg
 
 
 def test_overrides_parse_yaml_values():
-    raw = apply_overrides({"optim": {"lr": 1e-3}}, ["optim.epochs=3", "data.subset=null",
-                                                     "optim.lr=2e-3", "seed=4"])
+    raw = apply_overrides(
+        {"optim": {"lr": 1e-3}}, ["optim.epochs=3", "data.subset=null", "optim.lr=2e-3", "seed=4"]
+    )
     assert raw == {"optim": {"lr": 2e-3, "epochs": 3}, "data": {"subset": None}, "seed": 4}
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         apply_overrides({}, ["optim.epochs"])
@@ -81,7 +88,11 @@ def test_shipped_configs_share_one_recipe(name):
     ref = load_config(CONFIGS / "ds2ta_digits.yaml")
     assert cfg.model.name == name and cfg.output_dir == f"runs/{name}_digits"
     assert (cfg.model.preset, cfg.data, cfg.optim, cfg.seed) == (
-        ref.model.preset, ref.data, ref.optim, ref.seed)
+        ref.model.preset,
+        ref.data,
+        ref.optim,
+        ref.seed,
+    )
 
 
 def test_yaml_syntax_error(tmp_path):

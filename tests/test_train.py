@@ -24,11 +24,25 @@ from lava_ds2ta.training.trainer import Trainer, TrainingError
 
 EPOCHS = 3
 RAW = {
-    "model": {"name": "ds2ta", "preset": "tiny", "embed_dim": 16, "num_heads": 2, "depth": 1,
-              "time_steps": 2},
+    "model": {
+        "name": "ds2ta",
+        "preset": "tiny",
+        "embed_dim": 16,
+        "num_heads": 2,
+        "depth": 1,
+        "time_steps": 2,
+    },
     "data": {"name": "digits", "batch_size": 16, "eval_batch_size": 48, "subset": 48},
-    "optim": {"lr": 2e-3, "epochs": EPOCHS, "warmup_epochs": 1, "label_smoothing": 0.1,
-              "mixup_alpha": 0.8, "cutmix_alpha": 1.0, "mix_prob": 0.5, "grad_clip": 1.0},
+    "optim": {
+        "lr": 2e-3,
+        "epochs": EPOCHS,
+        "warmup_epochs": 1,
+        "label_smoothing": 0.1,
+        "mixup_alpha": 0.8,
+        "cutmix_alpha": 1.0,
+        "mix_prob": 0.5,
+        "grad_clip": 1.0,
+    },
     "seed": 3,
     "device": "cpu",
 }

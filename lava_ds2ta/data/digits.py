@@ -45,8 +45,9 @@ def _to_dataset(x: np.ndarray, y: np.ndarray, subset: int | None) -> TensorDatas
 
 def build_digits(subset: int | None = None) -> tuple[TensorDataset, TensorDataset, dict]:
     """Build the digits train/test datasets; ``subset`` keeps the first k samples of each split."""
-    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int)
-                               or subset < 1):
+    if subset is not None and (
+        isinstance(subset, bool) or not isinstance(subset, int) or subset < 1
+    ):
         raise DataError(f"digits: subset must be a positive integer or null, got {subset!r}")
     x_train, x_test, y_train, y_test = digits_arrays()
     return _to_dataset(x_train, y_train, subset), _to_dataset(x_test, y_test, subset), dict(INFO)

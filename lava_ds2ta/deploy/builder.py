@@ -9,7 +9,7 @@ Every layer of the file becomes Lava processes:
 ``spikeMaxPool`` Lava ``Dense`` sum-pool -> memoryless Lava ``LIF`` with threshold 0 (an OR)
 ``attention``   :class:`SpikingAttention` -> Lava ``LIFReset`` (same step)
 ``add``         no process: the summed OutPorts fan in to each consumer (Lava sums them)
-``readout``     Lava ``Dense`` -> ``RingBuffer`` (integer logits per step)
+``readout``     Lava ``Dense`` -> :class:`Recorder` (integer logits per step)
 =============== ==============================================================================
 
 Timing. Each synapse hop (``Dense``, ``TASADense``) costs Lava one step; neurons, attention and
@@ -24,16 +24,17 @@ compiled network streams a whole data set in ``N T + depth`` steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from lava.magma.core.process.ports.ports import OutPort
 from lava.proc.dense.process import Dense
-from lava.proc.io.sink import RingBuffer
 from lava.proc.lif.process import LIF, LIFReset
 
 from lava_ds2ta.deploy.attention.process import SpikingAttention
 from lava_ds2ta.deploy.delay.process import SpikeDelay
+from lava_ds2ta.deploy.recorder.process import Recorder
 from lava_ds2ta.deploy.source.process import FrameSource
 from lava_ds2ta.deploy.tasa.process import TASADense
 from lava_ds2ta.deploy.unroll import conv_matrix, pool_matrix, readout_matrix
@@ -56,28 +57,33 @@ class Signal:
 
 @dataclass
 class LavaNetwork:
-    """The built process graph and where to read its results."""
+    """The built process graph and where to read its results.
+
+    ``readout`` and every entry of ``spikes`` (layer index -> (file, latency, shape)) are
+    ``.npy`` files of shape ``(neurons, steps)`` that :class:`Recorder` processes fill.
+    """
 
     source: FrameSource
-    readout: RingBuffer
+    readout: Path
     readout_latency: int
     readout_bias: np.ndarray
     time_steps: int
     num_samples: int
     num_steps: int
     tokens_times_steps: int
-    spikes: dict[int, tuple[RingBuffer, int, tuple[int, int, int]]] = field(default_factory=dict)
+    spikes: dict[int, tuple[Path, int, tuple[int, int, int]]] = field(default_factory=dict)
     processes: list[Any] = field(default_factory=list)
 
 
 class _Builder:
-    def __init__(self, spec, frames: np.ndarray, tag: str, record: bool) -> None:
+    def __init__(self, spec, frames: np.ndarray, tag: str, record: bool, workdir: Path) -> None:
         if tag not in TAGS:
             raise ValueError(f"tag must be one of {TAGS}, got {tag!r}")
         self.spec = spec
         self.fixed = tag == "fixed_pt"
         self.record = record
         self.frames = frames
+        self.workdir = Path(workdir)
         self.delays: dict[tuple[int, int], OutPort] = {}
         self.processes: list[Any] = []
 
@@ -102,6 +108,16 @@ class _Builder:
             ports.append(port)
         return ports
 
+    def recorder(self, port: OutPort, name: str, steps: int) -> Path:
+        """Record ``port`` into ``workdir/<name>.npy`` (``neurons x steps``)."""
+        path = self.workdir / f"{len(self.processes):03d}_{name}.npy"
+        dtype = np.int32 if self.fixed else np.float64
+        np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(port.shape[0], steps))
+        rec = Recorder(shape=port.shape, steps=steps, path=str(path), name=f"{name}.recorder")
+        port.connect(rec.a_in)
+        self.processes.append(rec)
+        return path
+
     def connect(self, signal: Signal, in_port, target: int | None = None) -> None:
         for port in self.aligned(signal, target):
             port.connect(in_port)
@@ -113,14 +129,26 @@ class _Builder:
         bias = np.broadcast_to(bias.reshape(-1, 1), (bias.size, n // max(bias.size, 1)))
         bias = bias.reshape(-1)
         period = self.spec_time_steps
-        common = dict(shape=(n,), name=name, reset_interval=period,
-                      reset_offset=(1 + latency) % period)
+        common = dict(
+            shape=(n,), name=name, reset_interval=period, reset_offset=(1 + latency) % period
+        )
         if self.fixed:
-            return LIFReset(du=int(cfg["iDecay"]) - 1, dv=int(cfg["vDecay"]),
-                            vth=int(cfg["vThMant"]), bias_mant=bias.astype(np.int32),
-                            bias_exp=6, **common)
-        return LIFReset(du=cfg["iDecay"] / 4096, dv=cfg["vDecay"] / 4096,
-                        vth=cfg["vThMant"] / 64, bias_mant=bias / 64.0, bias_exp=0, **common)
+            return LIFReset(
+                du=int(cfg["iDecay"]) - 1,
+                dv=int(cfg["vDecay"]),
+                vth=int(cfg["vThMant"]),
+                bias_mant=bias.astype(np.int32),
+                bias_exp=6,
+                **common,
+            )
+        return LIFReset(
+            du=cfg["iDecay"] / 4096,
+            dv=cfg["vDecay"] / 4096,
+            vth=cfg["vThMant"] / 64,
+            bias_mant=bias / 64.0,
+            bias_exp=0,
+            **common,
+        )
 
     def spiking(self, layer, synapse, signal_in: Signal, n: int, extra_latency: int = 1):
         self.connect(signal_in, synapse.s_in)
@@ -138,13 +166,13 @@ class _Builder:
             raise FormatError(f"{spec.path}: layer 0 must be 'input', found {first.type!r}")
         self.spec_time_steps = int(first.params["timeSteps"])
         signals: dict[int, Signal] = {}
-        spikes: dict[int, tuple[RingBuffer, int, tuple[int, int, int]]] = {}
+        spikes: dict[int, tuple[Path, int, tuple[int, int, int]]] = {}
         frames = self.frames if self.fixed else self.frames.astype(np.float64)
         source = FrameSource(frames=frames)
         self.processes.append(source)
         signals[0] = Signal([(source.s_out, 0)], tuple(first.shape))
         num_steps = frames.shape[1]
-        # Latency never exceeds the number of layers: a buffer this long never wraps.
+        # Latency never exceeds the number of layers: recordings this long hold every step.
         buffer = num_steps + len(spec.layers) + 2
         readout = None
         for layer in spec.layers[1:]:
@@ -155,42 +183,63 @@ class _Builder:
                 continue
             signals[layer.index] = out
             if self.record and lif is not None:
-                n = int(np.prod(out.shape))
-                sink = RingBuffer(shape=(n,), buffer=buffer)
-                lif.s_out.connect(sink.a_in)
-                self.processes.append(sink)
-                spikes[layer.index] = (sink, out.latency, out.shape)
+                path = self.recorder(lif.s_out, layer.name, buffer)
+                spikes[layer.index] = (path, out.latency, out.shape)
         if readout is None:
             raise FormatError(f"{spec.path}: the network has no readout layer")
         sink, latency, bias, tokens = readout
-        return LavaNetwork(source, sink, latency, bias, self.spec_time_steps,
-                           frames.shape[1] // self.spec_time_steps, num_steps + latency + 1,
-                           tokens * self.spec_time_steps, spikes, self.processes)
+        return LavaNetwork(
+            source,
+            sink,
+            latency,
+            bias,
+            self.spec_time_steps,
+            frames.shape[1] // self.spec_time_steps,
+            num_steps + latency + 1,
+            tokens * self.spec_time_steps,
+            spikes,
+            self.processes,
+        )
 
     def layer(self, layer, ins: list[Signal], buffer: int):
         kind = layer.type
         p = layer.params
         if kind in ("conv", "tasa"):
             (x,) = ins
-            w = conv_matrix(np.asarray(p["weight"]), x.shape, int(_scalar(p["stride"])),
-                            int(_scalar(p["padding"])), int(_scalar(p.get("dilation", 1))))
+            w = conv_matrix(
+                np.asarray(p["weight"]),
+                x.shape,
+                int(_scalar(p["stride"])),
+                int(_scalar(p["padding"])),
+                int(_scalar(p.get("dilation", 1))),
+            )
             n = w.shape[0]
             if kind == "conv":
                 syn = Dense(weights=self.weights(w), num_message_bits=24, name=f"{layer.name}.syn")
             else:
-                syn = TASADense(weights=self.weights(w), tau=int(_scalar(p["tau"])),
-                                window=int(_scalar(p["window"])),
-                                reset_interval=self.spec_time_steps,
-                                reset_offset=(1 + x.latency) % self.spec_time_steps,
-                                name=f"{layer.name}.syn")
+                syn = TASADense(
+                    weights=self.weights(w),
+                    tau=int(_scalar(p["tau"])),
+                    window=int(_scalar(p["window"])),
+                    reset_interval=self.spec_time_steps,
+                    reset_offset=(1 + x.latency) % self.spec_time_steps,
+                    name=f"{layer.name}.syn",
+                )
             lif, latency = self.spiking(layer, syn, x, n)
             return Signal([(lif.s_out, latency)], tuple(layer.shape)), lif
         if kind == "spikeMaxPool":
             (x,) = ins
-            w = pool_matrix(x.shape, int(_scalar(p["kernelSize"])), int(_scalar(p["stride"])),
-                            int(_scalar(p["padding"])))
-            syn = Dense(weights=w.astype(np.int32) if self.fixed else w.astype(np.float64),
-                        num_message_bits=24, name=f"{layer.name}.syn")
+            w = pool_matrix(
+                x.shape,
+                int(_scalar(p["kernelSize"])),
+                int(_scalar(p["stride"])),
+                int(_scalar(p["padding"])),
+            )
+            syn = Dense(
+                weights=w.astype(np.int32) if self.fixed else w.astype(np.float64),
+                num_message_bits=24,
+                name=f"{layer.name}.syn",
+            )
             self.connect(x, syn.s_in)
             n = w.shape[0]
             if self.fixed:
@@ -208,9 +257,20 @@ class _Builder:
             heads, d = int(_scalar(p["numHeads"])), int(_scalar(p["headDim"]))
             tokens = q.shape[1] * q.shape[2]
             tables = p.get("tables")
-            att = SpikingAttention(num_heads=heads, head_dim=d, tokens=tokens,
-                                   tables=None if tables is None else np.asarray(tables),
-                                   scale_shift=int(_scalar(p["scaleShift"])), name=layer.name)
+            if tables is not None and np.shape(tables) != (heads, d + 1):
+                raise FormatError(
+                    f"{self.spec.path}: layer {layer.index} ({layer.name}): NSAD tables have "
+                    f"shape {np.shape(tables)}, expected {(heads, d + 1)} (heads, headDim + 1); "
+                    "re-export the model"
+                )
+            att = SpikingAttention(
+                num_heads=heads,
+                head_dim=d,
+                tokens=tokens,
+                tables=None if tables is None else np.asarray(tables),
+                scale_shift=int(_scalar(p["scaleShift"])),
+                name=layer.name,
+            )
             latency = max(s.latency for s in ins)
             for s, port in ((q, att.q_in), (k, att.k_in), (v, att.v_in)):
                 self.connect(s, port, latency)
@@ -223,13 +283,14 @@ class _Builder:
             w = readout_matrix(np.asarray(p["weight"]), x.shape)
             syn = Dense(weights=self.weights(w), num_message_bits=24, name=layer.name)
             self.connect(x, syn.s_in)
-            sink = RingBuffer(shape=(w.shape[0],), buffer=buffer)
-            syn.a_out.connect(sink.a_in)
-            self.processes += [syn, sink]
+            self.processes.append(syn)
+            sink = self.recorder(syn.a_out, layer.name, buffer)
             tokens = x.shape[1] * x.shape[2]
             return (sink, x.latency + 1, np.asarray(p["bias"], dtype=np.int64), tokens), None
-        raise FormatError(f"{self.spec.path}: layer {layer.index} ({layer.name}): "
-                          f"layer type {kind!r} cannot be deployed")
+        raise FormatError(
+            f"{self.spec.path}: layer {layer.index} ({layer.name}): "
+            f"layer type {kind!r} cannot be deployed"
+        )
 
 
 def _scalar(v) -> Any:
@@ -237,6 +298,15 @@ def _scalar(v) -> Any:
     return a[0] if a.size else v
 
 
-def build_network(spec, frames: np.ndarray, tag: str = "fixed_pt", record: bool = False):
-    """Build the Lava graph for ``spec`` (a read network) fed with ``frames`` ``(n, N*T)``."""
-    return _Builder(spec, frames, tag, record).build()
+def build_network(
+    spec, frames: np.ndarray, workdir: Path, tag: str = "fixed_pt", record: bool = False
+) -> LavaNetwork:
+    """Build the Lava graph for ``spec`` (a read network) fed with ``frames`` ``(n, N*T)``.
+
+    Recordings go to ``.npy`` files in ``workdir``.
+    """
+    if spec.version == 0:  # a plain lava-dl netx chain
+        from lava_ds2ta.deploy.netx_chain import build_netx_chain
+
+        return build_netx_chain(spec, frames, workdir, tag, record)
+    return _Builder(spec, frames, tag, record, workdir).build()

@@ -28,11 +28,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="digits", help="data set (test split) to stream")
     p.add_argument("--samples", type=int, default=None, help="first N test samples (default all)")
     p.add_argument("--tag", choices=("fixed_pt", "floating_pt"), default="fixed_pt")
-    p.add_argument("--checkpoint", help="PyTorch checkpoint to compare with "
-                   "(default: the one the network was exported from, if it still exists)")
+    p.add_argument(
+        "--checkpoint",
+        help="PyTorch checkpoint to compare with "
+        "(default: the one the network was exported from, if it still exists)",
+    )
     p.add_argument("--report", help="JSON report path (default: next to the network)")
-    p.add_argument("--no-spikes", action="store_true",
-                   help="do not record per-layer spikes (faster)")
+    p.add_argument(
+        "--no-spikes", action="store_true", help="do not record per-layer spikes (faster)"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -62,8 +66,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     spec = read_network(args.network)
     x, y = load_test_inputs(spec, args.data, args.samples)
-    result = run_network(spec, x["levels"], args.tag, record=not args.no_spikes,
-                         progress=not args.no_progress and sys.stderr.isatty())
+    result = run_network(
+        spec,
+        x["levels"],
+        args.tag,
+        record=not args.no_spikes,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
     pred = result.predictions
     report: dict[str, Any] = {
         "network": str(args.network),
@@ -79,19 +88,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     report.update(compare_with_torch(spec, x["float"], result, args.checkpoint))
     report["torch_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
-    lines = [f"Lava {args.tag} on {len(y)} {args.data} test samples "
-             f"({result.num_processes} processes, {result.num_steps} steps)"]
-    lines.append(f"  accuracy      Lava {100 * report['accuracy']:.2f} %   "
-                 f"PyTorch {100 * report['torch_accuracy']:.2f} %   ({report['reference']})")
-    lines.append(f"  agreement     predictions {100 * report['prediction_agreement']:.2f} %   "
-                 f"logits exact {100 * report['logit_agreement']:.2f} %")
+    lines = [
+        f"Lava {args.tag} on {len(y)} {args.data} test samples "
+        f"({result.num_processes} processes, {result.num_steps} steps)"
+    ]
+    lines.append(
+        f"  accuracy      Lava {100 * report['accuracy']:.2f} %   "
+        f"PyTorch {100 * report['torch_accuracy']:.2f} %   ({report['reference']})"
+    )
+    lines.append(
+        f"  agreement     predictions {100 * report['prediction_agreement']:.2f} %   "
+        f"logits exact {100 * report['logit_agreement']:.2f} %"
+    )
     if result.spikes:
         lines.append("  spikes per sample, per layer (Lava | PyTorch, exact match):")
         for row in report["layers"]:
-            lines.append(f"    {row['index']:>3} {row['name']:<24} {row['lava_spikes']:>10.1f} | "
-                         f"{row['torch_spikes']:>10.1f}  {'yes' if row['exact'] else 'NO'}")
-    lines.append(f"  speed         {report['steps_per_second']:.1f} steps/s, "
-                 f"{report['samples_per_second']:.2f} samples/s")
+            lines.append(
+                f"    {row['index']:>3} {row['name']:<24} {row['lava_spikes']:>10.1f} | "
+                f"{row['torch_spikes']:>10.1f}  {'yes' if row['exact'] else 'NO'}"
+            )
+    lines.append(
+        f"  speed         {report['steps_per_second']:.1f} steps/s, "
+        f"{report['samples_per_second']:.2f} samples/s"
+    )
     report["summary"] = "\n".join(lines)
     path = Path(args.report) if args.report else Path(args.network).with_suffix(".report.json")
     write_json_atomic(path, report)

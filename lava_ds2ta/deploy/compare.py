@@ -62,8 +62,11 @@ def reference_outputs(spec, x: torch.Tensor, checkpoint: str | None):
     from lava_ds2ta.export.simulate import simulate
 
     levels = np.floor(
-        (x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, int(first.params["timeSteps"])))
-        .numpy() * int(first.params["inputLevels"]) + 0.5
+        (
+            x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, int(first.params["timeSteps"]))
+        ).numpy()
+        * int(first.params["inputLevels"])
+        + 0.5
     ).astype(np.int64)
     logits_int, spikes = simulate(spec, levels)
     return logits_int, spikes, "integer simulation of the exported file"
@@ -92,8 +95,11 @@ def compare_with_torch(spec, x: torch.Tensor, result, checkpoint: str | None) ->
         }
         if ref is not None and not row["exact"]:
             where = np.argwhere(lava != ref)[0]
-            row["first_mismatch"] = {"sample": int(where[0]), "neuron": where[1:-1].tolist(),
-                                     "time_step": int(where[-1])}
+            row["first_mismatch"] = {
+                "sample": int(where[0]),
+                "neuron": where[1:-1].tolist(),
+                "time_step": int(where[-1]),
+            }
         out["layers"].append(row)
     out["reference_predictions"] = logits.argmax(1).tolist()
     return out

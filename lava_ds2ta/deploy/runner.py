@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from lava.magma.core.run_conditions import RunSteps
@@ -32,6 +35,26 @@ class LavaResult:
         return self.num_steps / self.seconds if self.seconds else float("nan")
 
 
+def stop_runtime(process, failed: bool) -> None:
+    """Stop the Lava runtime of ``process`` and release its shared memory.
+
+    After a ProcessModel raised, Lava's own ``stop()`` waits forever for runtime services that
+    have already exited (lava-nc 0.10.0); then only the message infrastructure (actors, shared
+    memory manager) and the watchdogs are shut down.
+    """
+    runtime = getattr(process, "runtime", None)
+    if runtime is None:
+        return
+    if not failed:
+        process.stop()
+        return
+    runtime._is_started = runtime._is_running = False
+    try:
+        runtime._messaging_infrastructure.stop()
+    finally:
+        runtime._watchdog_manager.stop()
+
+
 def to_frames(x_levels: np.ndarray) -> np.ndarray:
     """``(N, C, H, W, T)`` input levels -> ``(C*H*W, N*T)``, samples back to back."""
     n, c, h, w, t = x_levels.shape
@@ -57,10 +80,19 @@ def run_network(
     stopped, also on error, so no ``/dev/shm`` segments are left behind.
     """
     n, _, _, _, t = x_levels.shape
-    net = build_network(spec, to_frames(x_levels.astype(np.int64)), tag, record)
+    workdir = Path(tempfile.mkdtemp(prefix="lava_ds2ta_run_"))
+    try:
+        net = build_network(spec, to_frames(x_levels.astype(np.int64)), workdir, tag, record)
+        return _run(net, n, t, tag, progress, chunk_samples)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(net, n: int, t: int, tag: str, progress: bool, chunk_samples: int) -> LavaResult:
     cfg = Loihi2SimCfg(select_tag=tag)
     chunk = max(1, chunk_samples) * t
     start = time.perf_counter()
+    ran = False
     try:
         done = 0
         with tqdm(total=n, unit="sample", disable=not progress, desc=f"lava {tag}") as bar:
@@ -70,17 +102,18 @@ def run_network(
                 done += steps
                 bar.n = min(n, max(0, (done - net.readout_latency) // t))
                 bar.refresh()
+        ran = True
         seconds = time.perf_counter() - start
-        rec = _per_sample(net.readout.data.get(), net.readout_latency, n, t).sum(axis=2)
+        rec = _per_sample(np.load(net.readout), net.readout_latency, n, t).sum(axis=2)
         if tag != "fixed_pt":  # real weights: back to integer units (x 64)
             rec = rec * 64.0
         logits = rec.T + net.tokens_times_steps * net.readout_bias[None, :]
         spikes = {}
-        for index, (sink, latency, shape) in net.spikes.items():
-            s = _per_sample(sink.data.get(), latency, n, t)  # (C*H*W, N, T)
+        for index, (path, latency, shape) in net.spikes.items():
+            s = _per_sample(np.load(path), latency, n, t)  # (C*H*W, N, T)
             spikes[index] = s.transpose(1, 0, 2).reshape((n, *shape, t))
     finally:
-        net.source.stop()
+        stop_runtime(net.source, failed=not ran)
     if tag == "fixed_pt":
         logits = np.rint(logits).astype(np.int64)
         spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}

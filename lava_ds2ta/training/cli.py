@@ -18,13 +18,21 @@ from lava_ds2ta.errors import Ds2taError
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ds2ta-train", description=__doc__.split("\n")[0])
     p.add_argument("--config", required=True, help="YAML training config")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUTPUT_DIR/last.pt (same config)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start over even if OUTPUT_DIR already holds a run")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from OUTPUT_DIR/last.pt (same config)"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="start over even if OUTPUT_DIR already holds a run"
+    )
     p.add_argument("--output-dir", help="override output_dir from the config")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set optim.epochs=3 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.epochs=3 (repeatable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the per-batch progress bar")
     return p
 
@@ -43,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
 
         from lava_ds2ta.training.trainer import Trainer
 
-        trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite,
-                          progress=False if args.no_progress else None)
+        trainer = Trainer(
+            cfg,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=False if args.no_progress else None,
+        )
         result = trainer.fit()
     except Ds2taError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -52,14 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         last = output_dir / "last.pt" if output_dir is not None else None
         if last is not None and last.is_file():
-            print(f"\ninterrupted: last checkpoint is {last}; run the same command with --resume "
-                  "to continue", file=sys.stderr)
+            print(
+                f"\ninterrupted: last checkpoint is {last}; run the same command with --resume "
+                "to continue",
+                file=sys.stderr,
+            )
         else:
             print("\ninterrupted before the first checkpoint was written", file=sys.stderr)
         return 130
-    print(f"test accuracy (eval mode, quantised weights): {result.final_acc:.2f} % "
-          f"(best {result.best_acc:.2f} % at epoch {result.best_epoch}) "
-          f"— checkpoints in {result.output_dir}")
+    print(
+        f"test accuracy (eval mode, quantised weights): {result.final_acc:.2f} % "
+        f"(best {result.best_acc:.2f} % at epoch {result.best_epoch}) "
+        f"— checkpoints in {result.output_dir}"
+    )
     return 0
 
 

@@ -96,11 +96,14 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
     |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
     |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X),
+    |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
     list("-+0123456789."),
 )
 
@@ -140,10 +143,18 @@ def _validate_data(d: DataSection) -> None:
     for key in ("batch_size", "eval_batch_size"):
         v = getattr(d, key)
         _need(_is_int(v) and v >= 1, f"data.{key}", "an integer >= 1", v)
-    _need(_is_int(d.num_workers) and d.num_workers >= 0, "data.num_workers",
-          "an integer >= 0", d.num_workers)
-    _need(d.subset is None or (_is_int(d.subset) and d.subset >= 1), "data.subset",
-          "null or an integer >= 1", d.subset)
+    _need(
+        _is_int(d.num_workers) and d.num_workers >= 0,
+        "data.num_workers",
+        "an integer >= 0",
+        d.num_workers,
+    )
+    _need(
+        d.subset is None or (_is_int(d.subset) and d.subset >= 1),
+        "data.subset",
+        "null or an integer >= 1",
+        d.subset,
+    )
 
 
 def _validate_optim(o: OptimSection) -> None:
@@ -152,13 +163,25 @@ def _validate_optim(o: OptimSection) -> None:
     for key in ("weight_decay", "min_lr", "mixup_alpha", "cutmix_alpha", "grad_clip"):
         v = getattr(o, key)
         _need(_is_num(v) and v >= 0, f"optim.{key}", "a number >= 0", v)
-    _need(_is_num(o.warmup_epochs) and 0 <= o.warmup_epochs <= o.epochs, "optim.warmup_epochs",
-          f"a number in [0, optim.epochs={o.epochs}]", o.warmup_epochs)
+    _need(
+        _is_num(o.warmup_epochs) and 0 <= o.warmup_epochs <= o.epochs,
+        "optim.warmup_epochs",
+        f"a number in [0, optim.epochs={o.epochs}]",
+        o.warmup_epochs,
+    )
     _need(o.min_lr <= o.lr, "optim.min_lr", f"<= optim.lr ({o.lr})", o.min_lr)
-    _need(_is_num(o.label_smoothing) and 0 <= o.label_smoothing < 1, "optim.label_smoothing",
-          "a number in [0, 1)", o.label_smoothing)
-    _need(_is_num(o.mix_prob) and 0 <= o.mix_prob <= 1, "optim.mix_prob", "a number in [0, 1]",
-          o.mix_prob)
+    _need(
+        _is_num(o.label_smoothing) and 0 <= o.label_smoothing < 1,
+        "optim.label_smoothing",
+        "a number in [0, 1)",
+        o.label_smoothing,
+    )
+    _need(
+        _is_num(o.mix_prob) and 0 <= o.mix_prob <= 1,
+        "optim.mix_prob",
+        "a number in [0, 1]",
+        o.mix_prob,
+    )
 
 
 def validate_model_section(m: ModelSection) -> None:
@@ -175,11 +198,19 @@ def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     _validate_data(cfg.data)
     _validate_optim(cfg.optim)
     _need(_is_int(cfg.seed) and cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
-    _need(isinstance(cfg.output_dir, str) and cfg.output_dir.strip() != "", "output_dir",
-          "a non-empty path", cfg.output_dir)
-    _need(isinstance(cfg.device, str) and (cfg.device in ("auto", "cpu", "cuda")
-                                           or cfg.device.startswith("cuda:")),
-          "device", "one of auto, cpu, cuda, cuda:N", cfg.device)
+    _need(
+        isinstance(cfg.output_dir, str) and cfg.output_dir.strip() != "",
+        "output_dir",
+        "a non-empty path",
+        cfg.output_dir,
+    )
+    _need(
+        isinstance(cfg.device, str)
+        and (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")),
+        "device",
+        "one of auto, cpu, cuda, cuda:N",
+        cfg.device,
+    )
     if check_model:
         validate_model_section(cfg.model)
     return cfg
@@ -230,8 +261,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         try:
             value = parse_yaml(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: cannot parse value {text!r}: "
-                              f"{str(exc).splitlines()[0]}") from None
+            raise ConfigError(
+                f"--set {key}: cannot parse value {text!r}: {str(exc).splitlines()[0]}"
+            ) from None
         parts = key.split(".")
         if len(parts) == 1:
             raw[key] = value
@@ -268,8 +300,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None,
-                check_model: bool = True) -> TrainConfig:
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, check_model: bool = True
+) -> TrainConfig:
     """Load a YAML config, apply ``--set`` overrides and validate it."""
     raw = apply_overrides(read_yaml(path), overrides or [])
     return config_from_dict(raw, check_model=check_model)

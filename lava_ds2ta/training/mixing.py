@@ -40,9 +40,15 @@ class Mixer:
     the targets are just smoothed one-hot vectors, so the same soft-target loss applies.
     """
 
-    def __init__(self, num_classes: int, mixup_alpha: float = 0.0, cutmix_alpha: float = 0.0,
-                 mix_prob: float = 1.0, switch_prob: float = 0.5,
-                 label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        mix_prob: float = 1.0,
+        switch_prob: float = 0.5,
+        label_smoothing: float = 0.0,
+    ) -> None:
         self.num_classes = num_classes
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
@@ -67,8 +73,9 @@ class Mixer:
         lam = float(np.random.default_rng(seed).beta(alpha, alpha))
         return lam, use_cutmix
 
-    def __call__(self, x: torch.Tensor, labels: torch.Tensor,
-                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, x: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mix ``x`` (B, C, H, W[, T]) and int64 ``labels`` (B,) -> (x_mixed, targets (B, K)).
 
         ``x`` is not modified in place.

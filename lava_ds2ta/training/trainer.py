@@ -135,9 +135,14 @@ def _progress_enabled(progress: bool | None) -> bool | None:
 class Trainer:
     """Train one config into ``cfg.output_dir``; see the module docstring for the recipe."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
-                 progress: bool | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.resume = resume
         self.overwrite = overwrite
@@ -163,8 +168,9 @@ class Trainer:
         for name in ("last.pt", "best.pt", "metrics.csv", "metrics.json"):
             (self.out / name).unlink(missing_ok=True)
 
-    def _loaders(self, train_ds: Dataset, test_ds: Dataset,
-                 device: torch.device) -> tuple[DataLoader, DataLoader, torch.Generator]:
+    def _loaders(
+        self, train_ds: Dataset, test_ds: Dataset, device: torch.device
+    ) -> tuple[DataLoader, DataLoader, torch.Generator]:
         d = self.cfg.data
         if len(train_ds) < d.batch_size:
             raise ConfigError(
@@ -173,21 +179,40 @@ class Trainer:
             )
         gen = torch.Generator()
         pin = device.type == "cuda"
-        train = DataLoader(train_ds, batch_size=d.batch_size, shuffle=True, drop_last=True,
-                           num_workers=d.num_workers, generator=gen, pin_memory=pin)
-        test = DataLoader(test_ds, batch_size=d.eval_batch_size, shuffle=False,
-                          num_workers=d.num_workers, pin_memory=pin)
+        train = DataLoader(
+            train_ds,
+            batch_size=d.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=d.num_workers,
+            generator=gen,
+            pin_memory=pin,
+        )
+        test = DataLoader(
+            test_ds,
+            batch_size=d.eval_batch_size,
+            shuffle=False,
+            num_workers=d.num_workers,
+            pin_memory=pin,
+        )
         return train, test, gen
 
     # ----------------------------------------------------------------- loop
-    def _train_epoch(self, epoch: int, loader: DataLoader, mix_gen: torch.Generator
-                     ) -> tuple[float, float]:
+    def _train_epoch(
+        self, epoch: int, loader: DataLoader, mix_gen: torch.Generator
+    ) -> tuple[float, float]:
         o = self.cfg.optim
         self.model.train()
         total_loss, correct, n = 0.0, 0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{o.epochs}", unit="batch", leave=False,
-                   mininterval=1.0, dynamic_ncols=True,
-                   disable=None if self.progress is None else not self.progress)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch}/{o.epochs}",
+            unit="batch",
+            leave=False,
+            mininterval=1.0,
+            dynamic_ncols=True,
+            disable=None if self.progress is None else not self.progress,
+        )
         for step, (x, y) in enumerate(bar, start=1):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             if self.mixer.active:
@@ -224,8 +249,9 @@ class Trainer:
 
     def _state(self, epoch: int) -> dict[str, Any]:
         model_config = getattr(self.model, "config", None)
-        model_config = model_config.to_dict() if model_config is not None \
-            else self.cfg.model.to_dict()
+        model_config = (
+            model_config.to_dict() if model_config is not None else self.cfg.model.to_dict()
+        )
         return {
             "model": self.model.state_dict(),
             "model_config": model_config,
@@ -270,10 +296,16 @@ class Trainer:
         seed_everything(cfg.seed)
         self.model = build_model(cfg.model).to(self.device)
         self.optimizer = torch.optim.AdamW(param_groups(self.model, o.weight_decay), lr=o.lr)
-        self.scheduler = build_scheduler(self.optimizer, len(train_loader), o.epochs,
-                                         o.warmup_epochs, o.lr, o.min_lr)
-        self.mixer = Mixer(info["num_classes"], o.mixup_alpha, o.cutmix_alpha, o.mix_prob,
-                           label_smoothing=o.label_smoothing)
+        self.scheduler = build_scheduler(
+            self.optimizer, len(train_loader), o.epochs, o.warmup_epochs, o.lr, o.min_lr
+        )
+        self.mixer = Mixer(
+            info["num_classes"],
+            o.mixup_alpha,
+            o.cutmix_alpha,
+            o.mix_prob,
+            label_smoothing=o.label_smoothing,
+        )
         self.start_epoch, self.history = 0, []
         self.best_acc, self.best_epoch = -1.0, 0
         if self.resume:
@@ -294,23 +326,32 @@ class Trainer:
             test_loss, test_acc = evaluate(self.model, test_loader, self.device)
             if not math.isfinite(test_loss):
                 self._non_finite("test loss", test_loss, epoch, None)
-            row = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"],
-                   "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
-                   "test_acc": test_acc, "epoch_seconds": round(time.perf_counter() - t0, 3)}
+            row = {
+                "epoch": epoch,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "epoch_seconds": round(time.perf_counter() - t0, 3),
+            }
             self.history.append(row)
             if test_acc > self.best_acc:
                 self.best_acc, self.best_epoch = test_acc, epoch
                 save_checkpoint(self._state(epoch), self.out / "best.pt")
             save_checkpoint(self._state(epoch), self.out / "last.pt")  # commit point
             write_metrics(self.out, self.history)
-            self.log(f"epoch {epoch:3d}/{o.epochs}  lr {row['lr']:.2e}  "
-                     f"train loss {train_loss:.4f} acc {train_acc:6.2f} %  "
-                     f"test loss {test_loss:.4f} acc {test_acc:6.2f} %  "
-                     f"({row['epoch_seconds']:.1f} s)")
+            self.log(
+                f"epoch {epoch:3d}/{o.epochs}  lr {row['lr']:.2e}  "
+                f"train loss {train_loss:.4f} acc {train_acc:6.2f} %  "
+                f"test loss {test_loss:.4f} acc {test_acc:6.2f} %  "
+                f"({row['epoch_seconds']:.1f} s)"
+            )
             if stop_after_epoch is not None and epoch >= stop_after_epoch:
                 break
-        return TrainResult(self.out, self.history, self.best_acc, self.best_epoch,
-                           len(self.history), o.epochs)
+        return TrainResult(
+            self.out, self.history, self.best_acc, self.best_epoch, len(self.history), o.epochs
+        )
 
 
 def train(cfg: TrainConfig, **kwargs: Any) -> TrainResult:

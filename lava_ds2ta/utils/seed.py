@@ -41,8 +41,13 @@ def set_rng_states(states: dict[str, Any]) -> None:
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = states["numpy"]
     np.random.set_state(
-        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-         n["cached_gaussian"])
+        (
+            n["name"],
+            n["keys"].numpy().astype(np.uint32),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
     )
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
