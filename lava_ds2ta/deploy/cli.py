@@ -30,8 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", choices=("fixed_pt", "floating_pt"), default="fixed_pt")
     p.add_argument(
         "--checkpoint",
-        help="PyTorch checkpoint to compare with "
-        "(default: the one the network was exported from, if it still exists)",
+        help="PyTorch checkpoint to compare with (default: the integer simulation of the file, "
+        "which the tests prove equal to the PyTorch eval model)",
     )
     p.add_argument("--report", help="JSON report path (default: next to the network)")
     p.add_argument(
@@ -87,25 +87,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "processes": result.num_processes,
     }
     report.update(compare_with_torch(spec, x["float"], result, args.checkpoint))
-    report["torch_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
+    report["reference_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
     lines = [
         f"Lava {args.tag} on {len(y)} {args.data} test samples "
         f"({result.num_processes} processes, {result.num_steps} steps)"
     ]
     lines.append(
         f"  accuracy      Lava {100 * report['accuracy']:.2f} %   "
-        f"PyTorch {100 * report['torch_accuracy']:.2f} %   ({report['reference']})"
+        f"reference {100 * report['reference_accuracy']:.2f} %   ({report['reference']})"
     )
     lines.append(
         f"  agreement     predictions {100 * report['prediction_agreement']:.2f} %   "
         f"logits exact {100 * report['logit_agreement']:.2f} %"
     )
     if result.spikes:
-        lines.append("  spikes per sample, per layer (Lava | PyTorch, exact match):")
+        lines.append("  spikes per sample, per layer (Lava | reference, exact match):")
         for row in report["layers"]:
             lines.append(
                 f"    {row['index']:>3} {row['name']:<24} {row['lava_spikes']:>10.1f} | "
-                f"{row['torch_spikes']:>10.1f}  {'yes' if row['exact'] else 'NO'}"
+                f"{row['reference_spikes']:>10.1f}  {'yes' if row['exact'] else 'NO'}"
             )
     lines.append(
         f"  speed         {report['steps_per_second']:.1f} steps/s, "

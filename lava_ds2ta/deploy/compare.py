@@ -90,7 +90,7 @@ def compare_with_torch(spec, x: torch.Tensor, result, checkpoint: str | None) ->
             "name": layer.name,
             "type": layer.type,
             "lava_spikes": float(lava.sum() / n),
-            "torch_spikes": float(ref.sum() / n) if ref is not None else float("nan"),
+            "reference_spikes": float(ref.sum() / n) if ref is not None else float("nan"),
             "exact": bool(ref is not None and np.array_equal(lava, ref)),
         }
         if ref is not None and not row["exact"]:
