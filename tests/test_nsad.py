@@ -69,3 +69,24 @@ def test_default_init_is_spikformer_attention_with_noise_floor_cut():
 
 def test_table_costs_h_times_d_plus_one_integers():
     assert NSAD(12, 32).tables().numel() == 12 * 33
+
+
+def test_lookup_gradients_equal_the_elementwise_formulation():
+    """The scatter-add lookup equals autograd through ``round_ste(gate(s) g(s))`` elementwise."""
+    from lava_ds2ta.functional import round_ste
+
+    nsad = random_nsad()
+    s = torch.randint(0, 9, (2, 3, 4, 6, 6)).float()
+    w = torch.randn(2, 3, 4, 6, 6)
+    s1 = s.clone().requires_grad_(True)
+    (nsad(s1) * w).sum().backward()
+    fast = {k: getattr(nsad, k).grad.clone() for k in "abcdeu"}
+    nsad.zero_grad()
+
+    s2 = s.clone().requires_grad_(True)
+    shaped = s2.permute(1, 0, 2, 3, 4).reshape(3, -1)  # (H, everything else)
+    f = nsad._gate(shaped) * nsad.g(shaped)
+    (round_ste(f) * w.permute(1, 0, 2, 3, 4).reshape(3, -1)).sum().backward()
+    for k in "abcdeu":
+        torch.testing.assert_close(getattr(nsad, k).grad, fast[k], rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(s2.grad, s1.grad, rtol=1e-5, atol=1e-5)

@@ -84,9 +84,29 @@ class NSAD(torch.nn.Module):
         and to ``s`` through the slope of ``f_h`` at ``s``.
         """
         table, slope = self.table_ste()
-        idx = s.detach().long().clamp_(0, self.head_dim)
-        heads = torch.arange(self.num_heads, device=s.device).view(1, -1, 1, 1, 1)
-        out = table[heads, idx]
-        if s.requires_grad:
-            out = out + (s - s.detach()) * slope[heads, idx]
-        return out
+        return _TableLookup.apply(table, slope, s)
+
+
+class _TableLookup(torch.autograd.Function):
+    """``out = table[h, s]`` per head; backward: scatter-add into the table, slope for ``s``."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, slope: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        heads, levels = table.shape
+        offset = torch.arange(heads, device=s.device).view(1, -1, 1, 1, 1) * levels
+        flat = (s.detach().long().clamp(0, levels - 1) + offset).reshape(-1)
+        ctx.save_for_backward(flat, slope)
+        ctx.table_shape = table.shape
+        return table.detach().reshape(-1)[flat].view(s.shape).to(s.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        flat, slope = ctx.saved_tensors
+        g = grad.reshape(-1)
+        heads, levels = ctx.table_shape
+        grad_table = torch.zeros(heads * levels, dtype=grad.dtype, device=grad.device)
+        grad_table.index_add_(0, flat, g)
+        grad_s = None
+        if ctx.needs_input_grad[2]:
+            grad_s = (slope.reshape(-1)[flat] * g).view(grad.shape)
+        return grad_table.view(heads, levels), None, grad_s

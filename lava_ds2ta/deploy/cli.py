@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lava_ds2ta.errors import Ds2taError
+from lava_ds2ta.utils.atomic import write_text_atomic
+from lava_ds2ta.utils.plots import plot_layer_spikes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,13 +39,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true")
     return p
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +106,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     report["summary"] = "\n".join(lines)
     path = Path(args.report) if args.report else Path(args.network).with_suffix(".report.json")
-    write_json_atomic(path, report)
+    write_text_atomic(path, json.dumps(report, indent=2))
     report["summary"] += f"\n  report        {path}"
+    if report["layers"]:
+        png = path.with_suffix(".png")
+        plot_layer_spikes(report["layers"], png, f"{Path(args.network).name}: Lava {args.tag}")
+        report["summary"] += f"\n  plot          {png}"
     return report
 
 

@@ -9,7 +9,6 @@ bit-exactly.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from lava_ds2ta.errors import ExportError
 from lava_ds2ta.export.graph import Node, model_graph
 from lava_ds2ta.export.layers import write_shape, write_str
 from lava_ds2ta.quant import synapse_weight_int, to_int
+from lava_ds2ta.utils.atomic import atomic_path
 
 FORMAT = "lava_ds2ta.net"
 FORMAT_VERSION = 1
@@ -114,22 +114,13 @@ def export_model(model: torch.nn.Module, path: str | Path) -> Path:
     c = model.config  # the forward on zeros also sets every SLAYER neuron's shape
     probe = record_layers(model, torch.zeros(1, c.in_channels, c.img_size, c.img_size))
     shapes = {name: tuple(v.shape[1:-1]) for name, v in probe.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["formatVersion"] = FORMAT_VERSION
             f.attrs["producer"] = f"lava_ds2ta {__version__}"
             f.create_dataset("config", data=json.dumps(c.to_dict(), sort_keys=True))
             _write_layers(f, nodes, shapes)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
     return path
 
 

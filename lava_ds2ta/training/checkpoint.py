@@ -8,7 +8,6 @@ dict, ``create_model(**model_config)`` rebuilds the model), ``config`` (training
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from lava_ds2ta.errors import Ds2taError
+from lava_ds2ta.utils.atomic import atomic_path
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "model", "model_config", "config", "epoch", "history")
@@ -28,27 +28,9 @@ class CheckpointError(Ds2taError):
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Write ``state`` to ``path`` atomically (temp file in the same dir, fsync, os.replace)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT_VERSION, **state}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     return path
 
 

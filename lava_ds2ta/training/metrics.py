@@ -1,4 +1,5 @@
-"""Per-epoch metrics files: ``metrics.csv`` and ``metrics.json`` in the run's output dir.
+"""Per-epoch metrics files: ``metrics.csv``, ``metrics.json`` and ``curves.png`` in the run's
+output dir.
 
 Columns: epoch (1-based), lr (at the end of the epoch), train_loss, train_acc, test_loss,
 test_acc, epoch_seconds. Accuracies are percentages (0-100). Both files are rewritten atomically
@@ -10,20 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from lava_ds2ta.utils.atomic import write_text_atomic
+from lava_ds2ta.utils.plots import plot_training_curves
+
 COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "epoch_seconds")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_metrics(output_dir: str | Path, history: list[dict[str, Any]]) -> None:
@@ -34,5 +28,6 @@ def write_metrics(output_dir: str | Path, history: list[dict[str, Any]]) -> None
     writer.writeheader()
     for row in history:
         writer.writerow({k: row[k] for k in COLUMNS})
-    _write_atomic(out / "metrics.csv", buf.getvalue())
-    _write_atomic(out / "metrics.json", json.dumps(history, indent=1) + "\n")
+    write_text_atomic(out / "metrics.csv", buf.getvalue())
+    write_text_atomic(out / "metrics.json", json.dumps(history, indent=1) + "\n")
+    plot_training_curves(history, out / "curves.png")
