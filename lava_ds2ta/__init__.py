@@ -11,6 +11,11 @@ import io
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     import lava.lib.dl.slayer  # noqa: F401
 
+# Lava sets multiprocessing's start method to 'fork' when its runtime is first imported, and that
+# fails once anything else (tqdm's lock, a DataLoader) has fixed the start method: import it first,
+# so that training and a Lava run can share one Python process (a notebook, a test session).
+import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: E402, F401
+
 from lava_ds2ta.models import create_model, list_models  # noqa: E402
 
 __version__ = "0.1.0"

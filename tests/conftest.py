@@ -1,4 +1,5 @@
-"""Shared pytest setup: quiet lava-dl imports, deterministic seeds."""
+"""Shared pytest setup: quiet lava-dl imports, deterministic seeds, and a check that no Lava run
+leaves shared-memory segments behind."""
 
 import os
 import warnings
@@ -8,6 +9,23 @@ import torch
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 warnings.filterwarnings("ignore")
+
+SHM = "/dev/shm"
+
+
+def _shm() -> set[str]:
+    return set(os.listdir(SHM)) if os.path.isdir(SHM) else set()
+
+
+def pytest_sessionstart(session):
+    session.config._shm_before = _shm()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    left = _shm() - getattr(session.config, "_shm_before", set())
+    if left:
+        print(f"\nerror: {len(left)} /dev/shm segments left behind by Lava runs: {sorted(left)[:5]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -54,3 +54,21 @@ def test_wrong_input_shape_and_bad_files_give_one_line_errors(tmp_path, capsys):
     assert err.startswith("error:") and "broken.net" in err and "\n" not in err
     assert main([str(tmp_path / "missing.net")]) == 2
     assert "missing.net" in capsys.readouterr().err
+
+
+def test_training_and_lava_share_one_process():
+    """tqdm (training) fixes multiprocessing's start method; Lava's import must still work."""
+    import subprocess
+    import sys
+
+    code = (
+        "import lava_ds2ta\n"
+        "from tqdm import tqdm\n"
+        "list(tqdm(range(2), disable=False))\n"
+        "import multiprocessing as mp\n"
+        "mp.get_start_method()\n"
+        "from lava_ds2ta.deploy.runner import run_network\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-500:]
