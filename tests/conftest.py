@@ -24,7 +24,9 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     left = _shm() - getattr(session.config, "_shm_before", set())
     if left:
-        print(f"\nerror: {len(left)} /dev/shm segments left behind by Lava runs: {sorted(left)[:5]}")
+        print(
+            f"\nerror: {len(left)} /dev/shm segments left behind by Lava runs: {sorted(left)[:5]}"
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -57,6 +57,7 @@ def test_paper_presets_follow_section_4():
     c = create_model("ds2ta", preset="vit-2-256").config
     assert (c.embed_dim, c.depth, c.num_heads, c.time_steps, c.img_size) == (256, 2, 16, 10, 128)
     assert c.img_size // c.token_grid == 16 and (c.tau_init, c.nsad_u_init) == (2, 2.0)
+    assert c.input_levels == 1  # DVS frames are integer event counts
 
 
 @pytest.mark.parametrize(

@@ -126,18 +126,7 @@ def export_model(model: torch.nn.Module, path: str | Path) -> Path:
 
 def export_checkpoint(ckpt: str | Path | dict[str, Any], path: str | Path) -> Path:
     """Export a training checkpoint (a path, or a dict from ``load_checkpoint``) to ``path``."""
-    from lava_ds2ta.training.checkpoint import CheckpointError, load_model
-    from lava_ds2ta.training.model_factory import create
+    from lava_ds2ta.training.checkpoint import load_model, model_from_state
 
-    if isinstance(ckpt, dict):
-        model = create(**ckpt["model_config"])
-        try:
-            model.load_state_dict(ckpt["model"])
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"checkpoint does not match its model config ({str(exc).splitlines()[0][:120]})"
-            ) from None
-        model.eval()
-    else:
-        model, _ = load_model(ckpt)
+    model = model_from_state(ckpt) if isinstance(ckpt, dict) else load_model(ckpt)[0]
     return export_model(model, path)

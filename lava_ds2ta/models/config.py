@@ -173,6 +173,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         num_heads=16,
         mlp_ratio=4,
         time_steps=10,
+        input_levels=1,  # event counts per frame are integers already
         sps_pool="1111",
         t_aw=3,
         tau_init=2,

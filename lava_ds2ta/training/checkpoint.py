@@ -60,20 +60,23 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model from a checkpoint: ``create_model(**model_config)`` + state_dict.
-
-    Returns ``(model in eval mode on CPU, checkpoint dict)``.
-    """
+def model_from_state(state: dict[str, Any], source: str = "checkpoint") -> nn.Module:
+    """Rebuild the model of a checkpoint dict: ``create_model(**model_config)`` + state_dict,
+    in eval mode on CPU. ``source`` names the checkpoint in error messages."""
     from lava_ds2ta.training.model_factory import create
 
-    state = load_checkpoint(path)
     model = create(**state["model_config"])
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
         raise CheckpointError(
-            f"checkpoint {path} does not match its model config "
+            f"{source} does not match its model config "
             f"({str(exc).splitlines()[0][:120]}); pick another checkpoint"
         ) from None
-    return model.eval(), state
+    return model.eval()
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a checkpoint file and rebuild its model; returns ``(model (eval, CPU), state)``."""
+    state = load_checkpoint(path)
+    return model_from_state(state, f"checkpoint {path}"), state
