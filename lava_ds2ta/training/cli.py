@@ -2,6 +2,10 @@
 
     ds2ta-train --config train/configs/ds2ta_digits.yaml [--resume] [--output-dir DIR]
                 [--set optim.epochs=3 --set data.subset=64] [--overwrite] [--no-progress]
+                [--data-root DIR] [--download]
+
+Multi-GPU: ``torchrun --nproc_per_node=N -m lava_ds2ta.training.cli --config ...`` (DDP; rank 0
+writes the outputs).
 
 Exit codes: 0 success, 2 user error (one ``error: ...`` line on stderr), 130 interrupted.
 """
@@ -9,6 +13,7 @@ Exit codes: 0 success, 2 user error (one ``error: ...`` line on stderr), 130 int
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +39,26 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. --set optim.epochs=3 (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the per-batch progress bar")
+    p.add_argument(
+        "--data-root", help="folder holding the data sets (sets data.root; default ./data)"
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download missing data sets with torchvision/tonic (sets data.download)",
+    )
     return p
+
+
+def _rank_prefix() -> str:
+    """``""`` in single-process runs and on rank 0 of a ``torchrun`` job, else ``"[rank k] "``."""
+    rank = os.environ.get("RANK", "0")
+    return "" if rank in ("", "0") else f"[rank {rank}] "
+
+
+def _yaml_str(text: str) -> str:
+    """Quote a path so that ``--set`` parses it back as this exact string."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from lava_ds2ta.training.config import load_config
 
-        cfg = load_config(args.config, args.overrides)
+        overrides = list(args.overrides)
+        if args.data_root:
+            overrides.append(f"data.root={_yaml_str(args.data_root)}")
+        if args.download:
+            overrides.append("data.download=true")
+        cfg = load_config(args.config, overrides)
         if args.output_dir:
             cfg.output_dir = args.output_dir
         output_dir = Path(cfg.output_dir)
@@ -59,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         result = trainer.fit()
     except Ds2taError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{_rank_prefix()}error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         last = output_dir / "last.pt" if output_dir is not None else None
@@ -72,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("\ninterrupted before the first checkpoint was written", file=sys.stderr)
         return 130
+    if _rank_prefix():  # torchrun: rank 0 alone reports
+        return 0
     print(
         f"test accuracy (eval mode, quantised weights): {result.final_acc:.2f} % "
         f"(best {result.best_acc:.2f} % at epoch {result.best_epoch}) "

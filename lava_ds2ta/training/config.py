@@ -3,10 +3,15 @@
 Layout of a config file::
 
     model:  {name: ds2ta, preset: tiny, <any model override, validated by create_model>}
-    data:   {name: digits, batch_size: 32, eval_batch_size: 256, num_workers: 0, subset: null}
+    data:   {name: digits, batch_size: 32, eval_batch_size: 256, num_workers: 0, subset: null,
+             root: null, download: false, options: {<data set options, e.g. nda: true>}}
     optim:  {lr: 1.0e-3, weight_decay: 0.01, epochs: 40, warmup_epochs: 2, min_lr: 0.0,
              label_smoothing: 0.1, mixup_alpha: 0.0, cutmix_alpha: 0.0, mix_prob: 1.0,
-             grad_clip: 1.0}
+             grad_clip: 1.0, amp: false}
+
+``data.batch_size`` is the global batch: under ``torchrun`` each of the W processes loads
+``batch_size / W`` samples per step. ``optim.amp`` turns on CUDA mixed precision (float16
+autocast and a gradient scaler) for training steps; evaluation always runs in float32.
     seed: 0
     output_dir: runs/ds2ta_digits
     device: auto          # auto | cpu | cuda | cuda:N
@@ -43,13 +48,20 @@ class ModelSection:
 
 @dataclass
 class DataSection:
-    """Dataset name and loader settings; ``subset`` keeps the first k samples of each split."""
+    """Dataset name and loader settings; ``subset`` keeps the first k samples of each split.
+
+    ``root``: folder holding the real data sets (null: ``./data``); ``download``: let
+    torchvision/tonic download missing files; ``options``: builder-specific keyword arguments
+    (checked against the builder's signature)."""
 
     name: str = "digits"
     batch_size: int = 32
     eval_batch_size: int = 256
     num_workers: int = 0
     subset: int | None = None
+    root: str | None = None
+    download: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +78,7 @@ class OptimSection:
     cutmix_alpha: float = 0.0
     mix_prob: float = 1.0
     grad_clip: float = 0.0  # max global grad norm; 0 disables clipping
+    amp: bool = False  # CUDA mixed precision for training steps (ignored with a warning on CPU)
 
 
 @dataclass
@@ -155,6 +168,22 @@ def _validate_data(d: DataSection) -> None:
         "null or an integer >= 1",
         d.subset,
     )
+    _need(
+        d.root is None or (isinstance(d.root, str) and d.root.strip() != ""),
+        "data.root",
+        "null or a folder path",
+        d.root,
+    )
+    _need(isinstance(d.download, bool), "data.download", "true or false", d.download)
+    _need(
+        isinstance(d.options, dict) and all(isinstance(k, str) for k in d.options),
+        "data.options",
+        "a mapping of option names to values",
+        d.options,
+    )
+    for key in ("subset", "root", "download"):
+        if isinstance(d.options, dict) and key in d.options:
+            raise ConfigError(f"config: set 'data.{key}' directly, not in 'data.options'")
 
 
 def _validate_optim(o: OptimSection) -> None:
@@ -169,6 +198,7 @@ def _validate_optim(o: OptimSection) -> None:
         f"a number in [0, optim.epochs={o.epochs}]",
         o.warmup_epochs,
     )
+    _need(isinstance(o.amp, bool), "optim.amp", "true or false", o.amp)
     _need(o.min_lr <= o.lr, "optim.min_lr", f"<= optim.lr ({o.lr})", o.min_lr)
     _need(
         _is_num(o.label_smoothing) and 0 <= o.label_smoothing < 1,
@@ -267,14 +297,24 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         parts = key.split(".")
         if len(parts) == 1:
             raw[key] = value
-        elif len(parts) == 2:
-            section = raw.get(parts[0]) or {}
-            if not isinstance(section, dict):
-                raise ConfigError(f"--set {key}: '{parts[0]}' is not a section")
-            raw[parts[0]] = {**section, parts[1]: value}
+        elif len(parts) == 2 or (len(parts) == 3 and parts[:2] == ["data", "options"]):
+            raw = _set_nested(raw, parts, value, key)
         else:
-            raise ConfigError(f"--set: key {key!r} must be 'key' or 'section.key'")
+            raise ConfigError(
+                f"--set: key {key!r} must be 'key', 'section.key' or 'data.options.key'"
+            )
     return raw
+
+
+def _set_nested(raw: dict[str, Any], parts: list[str], value: Any, key: str) -> dict[str, Any]:
+    """Copy of ``raw`` with ``raw[parts[0]][parts[1]]... = value`` (mappings copied, not shared)."""
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        return {**raw, head: value}
+    sub = raw.get(head) or {}
+    if not isinstance(sub, dict):
+        raise ConfigError(f"--set {key}: '{head}' is not a section")
+    return {**raw, head: _set_nested(sub, rest, value, key)}
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from torch import nn
 
 from lava_ds2ta.errors import ConfigError
 
-#: Model config keys that must agree with the data set's ``info`` dict.
-DATA_KEYS = ("num_classes", "in_channels", "img_size")
+#: Model config keys that must agree with the data set's ``info`` dict (when it has them).
+DATA_KEYS = ("num_classes", "in_channels", "img_size", "time_steps", "input_levels")
 
 
 def create(**kwargs: Any) -> nn.Module:
@@ -39,7 +39,8 @@ def resolve_model_config(section: Any) -> dict[str, Any]:
 
 
 def check_data_compat(model_cfg: dict[str, Any], info: dict[str, Any], data_name: str) -> None:
-    """Model's num_classes / in_channels / img_size must match the data set."""
+    """Model's num_classes / in_channels / img_size (and time_steps / input_levels where the data
+    set fixes them) must match the data set."""
     for key in DATA_KEYS:
         if key in model_cfg and key in info and model_cfg[key] != info[key]:
             raise ConfigError(
