@@ -74,7 +74,7 @@ def test_logits_and_predictions_equal_pytorch(deployed):
     tokens_steps = 16 * 4  # 4x4 tokens, T=4
     np.testing.assert_array_equal(result.logits, np.rint(64 * tokens_steps * logits))
     np.testing.assert_array_equal(result.predictions, logits.argmax(1))
-    report = compare_with_torch(spec, x["float"], result, None)
+    report = compare_with_torch(spec, x, result, None)
     assert report["prediction_agreement"] == 1.0 and report["logit_agreement"] == 1.0
     assert all(row["exact"] for row in report["layers"])
 

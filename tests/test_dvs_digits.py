@@ -213,7 +213,7 @@ def test_lava_runs_every_layer_bit_exact(deployed):
         np.testing.assert_array_equal(result.spikes[i], ref, err_msg=name)
         checked += 1
     assert checked == len(result.spikes) > 5
-    report = compare_with_torch(spec, xs["float"], result, None)
+    report = compare_with_torch(spec, xs, result, None)
     assert report["prediction_agreement"] == 1.0 and report["logit_agreement"] == 1.0
     with torch.no_grad():
         logits = model(xs["float"]).double().numpy()

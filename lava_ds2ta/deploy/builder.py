@@ -67,8 +67,6 @@ class LavaNetwork:
     readout: Path
     readout_latency: int
     readout_bias: np.ndarray
-    time_steps: int
-    num_samples: int
     num_steps: int
     tokens_times_steps: int
     spikes: dict[int, tuple[Path, int, tuple[int, int, int]]] = field(default_factory=dict)
@@ -126,8 +124,7 @@ class _Builder:
         """A Lava LIF for a CUBA neuron description, reset when a new sample arrives."""
         cfg = layer.neuron
         bias = np.asarray(layer.params.get("bias", np.zeros(n)), dtype=np.int64)
-        bias = np.broadcast_to(bias.reshape(-1, 1), (bias.size, n // max(bias.size, 1)))
-        bias = bias.reshape(-1)
+        bias = np.repeat(bias, n // bias.size)  # per channel -> per neuron (C, H, W order)
         period = self.spec_time_steps
         common = dict(
             shape=(n,), name=name, reset_interval=period, reset_offset=(1 + latency) % period
@@ -193,8 +190,6 @@ class _Builder:
             sink,
             latency,
             bias,
-            self.spec_time_steps,
-            frames.shape[1] // self.spec_time_steps,
             num_steps + latency + 1,
             tokens * self.spec_time_steps,
             spikes,

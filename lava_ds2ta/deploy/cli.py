@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "samples_per_second": len(y) / result.seconds,
         "processes": result.num_processes,
     }
-    report.update(compare_with_torch(spec, x["float"], result, args.checkpoint))
+    report.update(compare_with_torch(spec, x, result, args.checkpoint))
     report["reference_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
     lines = [
         f"Lava {args.tag} on {len(y)} {args.data} test samples "

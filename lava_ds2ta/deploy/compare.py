@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lava_ds2ta.errors import InputError
+from lava_ds2ta.export.simulate import input_levels, simulate
 
 
 def load_test_inputs(spec, data: str, samples: int | None) -> tuple[dict[str, Any], np.ndarray]:
@@ -24,57 +25,53 @@ def load_test_inputs(spec, data: str, samples: int | None) -> tuple[dict[str, An
         raise InputError(f"--samples must be >= 1, got {samples}")
     xs, ys = zip(*(test[i] for i in range(n)), strict=True)
     x = torch.stack([torch.as_tensor(v) for v in xs]).float()
-    first = spec.layers[0].params
     shape = tuple(int(s) for s in spec.layers[0].shape)
-    steps, levels = int(first["timeSteps"]), int(first["inputLevels"])
     if tuple(x.shape[1:4]) != shape:
         raise InputError(
             f"data set {data!r} has inputs of shape {tuple(x.shape[1:])}, the network expects "
             f"{shape} (C, H, W): export a model trained on {data!r} or pick matching data"
         )
+    steps = int(spec.layers[0].params["timeSteps"])
     frames = x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, steps)
-    level = torch.floor(frames * levels + 0.5).to(torch.int64).numpy()
-    return {"float": x, "levels": level}, np.asarray([int(v) for v in ys])
+    return {"float": x, "levels": input_levels(spec, frames.numpy())}, np.asarray(
+        [int(v) for v in ys]
+    )
 
 
-def reference_outputs(spec, x: torch.Tensor, checkpoint: str | None):
+def reference_outputs(spec, inputs: dict[str, Any], checkpoint: str | None):
     """Integer logits and per-layer spikes ``{layer index: N, C, H, W, T}`` of the reference.
 
     With a checkpoint the reference is the PyTorch model in eval mode; without one it is the
     integer simulation of the exported file (tests prove the two equal, layer by layer).
+    ``inputs`` is the dict of :func:`load_test_inputs`.
     """
-    first = spec.layers[0]
-    tokens_steps = None
     if checkpoint:
         from lava_ds2ta.export.record import layer_indices, record_layers
         from lava_ds2ta.training.checkpoint import load_model
 
         model, _ = load_model(checkpoint)
+        x = inputs["float"]
         with torch.no_grad():
             logits = model(x).double().numpy()
         by_name = record_layers(model, x)
         index = layer_indices(model)
         spikes = {index[name]: v for name, v in by_name.items()}
         last = spec.layers[spec.layers[-1].inputs[0]]
-        tokens_steps = int(np.prod(last.shape[1:])) * int(first.params["timeSteps"])
+        tokens_steps = int(np.prod(last.shape[1:])) * int(spec.layers[0].params["timeSteps"])
         logits_int = np.rint(64.0 * tokens_steps * logits).astype(np.int64)
         return logits_int, spikes, f"PyTorch eval model of {Path(checkpoint).name}"
-    from lava_ds2ta.export.simulate import simulate
-
-    levels = np.floor(
-        (
-            x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, int(first.params["timeSteps"]))
-        ).numpy()
-        * int(first.params["inputLevels"])
-        + 0.5
-    ).astype(np.int64)
-    logits_int, spikes = simulate(spec, levels)
+    logits_int, spikes = simulate(spec, inputs["levels"])
     return logits_int, spikes, "integer simulation of the exported file"
 
 
-def compare_with_torch(spec, x: torch.Tensor, result, checkpoint: str | None) -> dict[str, Any]:
-    """Agreement of a :class:`LavaResult` with the reference, overall and per layer."""
-    logits, spikes, reference = reference_outputs(spec, x, checkpoint)
+def compare_with_torch(
+    spec, inputs: dict[str, Any], result, checkpoint: str | None
+) -> dict[str, Any]:
+    """Agreement of a :class:`LavaResult` with the reference, overall and per layer.
+
+    ``inputs`` is the dict of :func:`load_test_inputs` that ``result`` was computed from.
+    """
+    logits, spikes, reference = reference_outputs(spec, inputs, checkpoint)
     n = len(logits)
     out: dict[str, Any] = {
         "reference": reference,

@@ -231,14 +231,11 @@ class _ChainBuilder:
         index, out, latency, shape = last
         readout = sinks[index][0] if index in sinks else self.sink(out, latency, shape, buffer)[0]
         num_frames = self.frames.shape[1]
-        period = self.reset_interval or num_frames
         return LavaNetwork(
             source=source,
             readout=readout,
             readout_latency=latency,
             readout_bias=np.zeros(int(np.prod(shape)), dtype=np.int64),
-            time_steps=period,
-            num_samples=max(1, num_frames // period),
             num_steps=num_frames + latency,
             tokens_times_steps=0,
             spikes=sinks if self.record else {},
