@@ -7,7 +7,7 @@ then only the remaining ``run()`` calls are timed.
 
 * ours: ``create_model('ds2ta', preset='tiny')`` after 8 AdamW steps on random ``digits``
   batches (so it has activity), exported with ``export_model``, read with ``read_network`` and
-  built by ``builder.build_network`` for the first N ``digits`` test samples (levels from
+  built by ``builder.NetworkBuilder`` for the first N ``digits`` test samples (levels from
   ``compare.load_test_inputs``), streamed in chunks as ``runner.run_network`` does;
 * netx: a chain of lava-dl ``slayer.block.cuba.Dense`` layers whose sizes are the tiny model's
   spiking layer sizes in order (same total neuron count), written with ``export_hdf5`` into a
@@ -34,6 +34,7 @@ SPIKING = ("conv", "tasa", "spikeMaxPool", "attention")
 def trained_tiny_model(steps: int = 8) -> torch.nn.Module:
     from lava_ds2ta import create_model
     from lava_ds2ta.data import build_datasets
+    from lava_ds2ta.init import data_init
 
     torch.manual_seed(0)
     model = create_model("ds2ta", preset="tiny")
@@ -45,6 +46,8 @@ def trained_tiny_model(steps: int = 8) -> torch.nn.Module:
         xs, ys = zip(*(train[i] for i in idx), strict=True)
         x = torch.stack([torch.as_tensor(v) for v in xs]).float()
         y = torch.as_tensor([int(v) for v in ys])
+        if not model.initialized:
+            data_init(model, x)
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
@@ -70,7 +73,7 @@ def timed_run(proc, num_steps: int, chunk: int, cfg) -> float:
 
 def ours(samples: int, tmp: Path, cfg) -> tuple[int, float, list[int], int, int]:
     """(timed steps, seconds, spiking layer sizes, processes, T) of our deployed tiny ds2ta."""
-    from lava_ds2ta.deploy.builder import build_network
+    from lava_ds2ta.deploy.builder import NetworkBuilder
     from lava_ds2ta.deploy.compare import load_test_inputs
     from lava_ds2ta.deploy.runner import to_frames
     from lava_ds2ta.export.reader import read_network
@@ -82,14 +85,15 @@ def ours(samples: int, tmp: Path, cfg) -> tuple[int, float, list[int], int, int]
     levels = inputs["levels"]
     t = levels.shape[-1]
     sizes = [int(np.prod(layer.shape)) for layer in spec.layers if layer.type in SPIKING]
-    net = build_network(spec, to_frames(levels.astype(np.int64)), tmp, "fixed_pt", False)
+    net = NetworkBuilder(spec, to_frames(levels.astype(np.int64)), tmp, "fixed_pt").build()
     seconds = timed_run(net.source, net.num_steps, 20 * t, cfg)
     return net.num_steps - 1, seconds, sizes, len(net.processes), t
 
 
 def netx_chain(sizes: list[int], n_in: int, num_steps: int, t: int, tmp: Path, cfg):
     """(timed steps, seconds, processes) of a netx chain of SLAYER CUBA Dense layers."""
-    from lava.lib.dl import netx, slayer
+    from lava.lib.dl import netx
+    from lava.lib.dl import slayer
     from lava.proc import io
 
     params = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03}

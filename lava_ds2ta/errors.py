@@ -21,6 +21,10 @@ class FormatError(Ds2taError):
     """A network file that is missing, corrupt, not ours, too new or inconsistent."""
 
 
+class CheckpointError(Ds2taError):
+    """A missing, corrupt, truncated or incompatible checkpoint file."""
+
+
 class ExportError(Ds2taError):
     """A model that cannot be exported bit-exactly (outside the deployable fixed-point contract)."""
 

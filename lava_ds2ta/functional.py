@@ -8,8 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-#: Scale between SLAYER's real-valued weights/currents and Loihi's 8-bit weight mantissas.
-W_SCALE = 64
+from lava_ds2ta.fixed_point import W_SCALE
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 leaves shared-memory segments behind."""
 
 import os
+import tempfile
 import warnings
 
 import pytest
@@ -28,6 +29,24 @@ def pytest_sessionfinish(session, exitstatus):
             f"\nerror: {len(left)} /dev/shm segments left behind by Lava runs: {sorted(left)[:5]}"
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _files_under_tmp(tmp_path_factory):
+    """Every test writes under pytest's tmp dir: the data cache, Lava's recording folders and
+    other temporary files (also in subprocesses, through the environment)."""
+    tmp = tmp_path_factory.mktemp("tmp")
+    saved = {k: os.environ.get(k) for k in ("LAVA_DS2TA_CACHE", "TMPDIR")}
+    os.environ["LAVA_DS2TA_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = str(tmp)
+    yield
+    tempfile.tempdir = None
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)

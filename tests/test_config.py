@@ -7,7 +7,9 @@ import yaml
 
 from lava_ds2ta.errors import ConfigError
 from lava_ds2ta.training.cli import main
-from lava_ds2ta.training.config import apply_overrides, config_from_dict, load_config
+from lava_ds2ta.training.config import apply_overrides
+from lava_ds2ta.training.config import config_from_dict
+from lava_ds2ta.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "train" / "configs"
 

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from lava_ds2ta.data import build_datasets
-from lava_ds2ta.data.dvs import cifar10dvs_split, events_to_frames, nda_augment
+from lava_ds2ta.data.dvs import cifar10dvs_split
+from lava_ds2ta.data.dvs import events_to_frames
+from lava_ds2ta.data.dvs import nda_augment
 from lava_ds2ta.errors import DataError
 from lava_ds2ta.training.cli import main
 from lava_ds2ta.training.config import load_config
@@ -310,8 +312,9 @@ def test_cli_data_root_and_missing_data(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- plumbing
 def test_cli_flags_and_options_overrides(tmp_path):
-    from lava_ds2ta.training.config import apply_overrides, config_from_dict
-    from lava_ds2ta.training.trainer import check_resume_compatible
+    from lava_ds2ta.training.checkpoint import check_resume_compatible
+    from lava_ds2ta.training.config import apply_overrides
+    from lava_ds2ta.training.config import config_from_dict
 
     raw = apply_overrides(
         {"data": {"name": "dvsgesture", "options": {"nda": True, "cache": True}}},
@@ -347,4 +350,4 @@ def test_amp_on_cpu_warns_and_trains_in_float32(tmp_path):
     trainer = Trainer(config_from_dict(raw), progress=False, log=logs.append)
     trainer.fit()
     assert logs[0] == "warning: optim.amp needs CUDA; training in float32 on cpu"
-    assert trainer.scaler is None
+    assert trainer.engine.scaler is None

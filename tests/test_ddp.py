@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from lava_ds2ta.data import build_datasets
-from lava_ds2ta.training.checkpoint import load_model
+from lava_ds2ta.models import load_model
 
 SUBSET = 256
 RAW = {

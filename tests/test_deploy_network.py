@@ -14,12 +14,18 @@ import torch
 
 from lava_ds2ta import create_model
 from lava_ds2ta.data import build_datasets
-from lava_ds2ta.deploy.compare import compare_with_torch, load_test_inputs
+from lava_ds2ta.deploy.compare import compare_with_torch
+from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
 from lava_ds2ta.errors import FormatError
-from lava_ds2ta.export.reader import LayerSpec, NetworkSpec, read_network
-from lava_ds2ta.export.record import layer_indices, record_layers
+from lava_ds2ta.export.reader import LayerSpec
+from lava_ds2ta.export.reader import NetworkSpec
+from lava_ds2ta.export.reader import read_network
+from lava_ds2ta.export.record import layer_indices
+from lava_ds2ta.export.record import record_layers
 from lava_ds2ta.export.writer import export_model
+from lava_ds2ta.init import data_init
+from lava_ds2ta.training.optim import param_groups
 
 SAMPLES = 50
 
@@ -30,9 +36,11 @@ def briefly_trained(name: str) -> torch.nn.Module:
     train, _, _ = build_datasets("digits", subset=256)
     x = torch.stack([train[i][0] for i in range(256)])
     y = torch.tensor([int(train[i][1]) for i in range(256)])
-    opt = torch.optim.AdamW(model.optimizer_param_groups(0.01), lr=5e-3)
+    opt = torch.optim.AdamW(param_groups(model, 0.01), lr=5e-3)
     for step in range(12):
         idx = torch.arange(step * 21, step * 21 + 32) % 256
+        if step == 0:
+            data_init(model, x[idx])
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
         opt.step()
@@ -90,20 +98,19 @@ def _shm() -> set[str]:
     return set(os.listdir("/dev/shm"))
 
 
-def test_no_shared_memory_left_behind():
+def test_no_shared_memory_left_behind(tmp_path):
     before = _shm()
     model = create_model("spikformer", preset="tiny", embed_dim=16, num_heads=2).eval()
-    spec_path = export_model(model, "/tmp/lava_ds2ta_shm_test.net")
+    spec_path = export_model(model, tmp_path / "shm_test.net")
     spec = read_network(spec_path)
     x, _ = load_test_inputs(spec, "digits", 2)
     run_network(spec, x["levels"], "fixed_pt")
     assert _shm() - before == set()
-    os.remove(spec_path)
 
 
-def test_an_error_during_a_run_still_stops_it_and_frees_shared_memory(monkeypatch):
+def test_an_error_during_a_run_still_stops_it_and_frees_shared_memory(monkeypatch, tmp_path):
     model = create_model("spikformer", preset="tiny", embed_dim=16, num_heads=2).eval()
-    spec = read_network(export_model(model, "/tmp/lava_ds2ta_error_test.net"))
+    spec = read_network(export_model(model, tmp_path / "error_test.net"))
     x, _ = load_test_inputs(spec, "digits", 2)
     before = _shm()
 

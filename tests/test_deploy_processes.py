@@ -13,15 +13,20 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.sink import RingBuffer
 
-from lava_ds2ta.block import Readout, SpikingConv, SpikingSelfAttention
-from lava_ds2ta.deploy.attention.process import SpikingAttention
-from lava_ds2ta.deploy.runner import run_network, to_frames
-from lava_ds2ta.deploy.source.process import FrameSource
-from lava_ds2ta.deploy.tasa.process import TASADense
-from lava_ds2ta.deploy.unroll import conv_matrix
-from lava_ds2ta.export.reader import LayerSpec, NetworkSpec
+from lava_ds2ta.block import Readout
+from lava_ds2ta.block import SpikingConv
+from lava_ds2ta.block import SpikingSelfAttention
+from lava_ds2ta.deploy.runner import run_network
+from lava_ds2ta.deploy.runner import to_frames
+from lava_ds2ta.export.reader import LayerSpec
+from lava_ds2ta.export.reader import NetworkSpec
+from lava_ds2ta.fixed_point import synapse_weight_int
+from lava_ds2ta.fixed_point import to_int
 from lava_ds2ta.functional import spike_maxpool
-from lava_ds2ta.quant import synapse_weight_int, to_int
+from lava_ds2ta.layers.unroll import conv_matrix
+from lava_ds2ta.proc.attention.process import SpikingAttention
+from lava_ds2ta.proc.source.process import FrameSource
+from lava_ds2ta.proc.tasa.process import TASADense
 
 T = 4
 NEURON = dict(threshold=1.0, tau_m=2.0)
@@ -59,6 +64,10 @@ def trained_conv(block: SpikingConv, x: torch.Tensor) -> SpikingConv:
 def conv_layer(index: int, name: str, block: SpikingConv, inputs, shape, kind="conv", **extra):
     syn = block.synapse
     params = dict(
+        inChannels=syn.in_channels,
+        outChannels=syn.out_channels,
+        kernelSize=syn.kernel_size[0],
+        groups=1,
         weight=synapse_weight_int(syn),
         bias=np.rint(block.neuron.norm.bias.detach().numpy()).astype(np.int32),
         stride=1,

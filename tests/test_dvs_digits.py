@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-import lava_ds2ta.data as data_pkg
 from lava_ds2ta.data import build_datasets
 from lava_ds2ta.data import dvs_digits as dd
 from lava_ds2ta.errors import DataError
@@ -166,7 +165,9 @@ def deployed(root, tmp_path_factory, request):
     from lava_ds2ta.deploy.runner import run_network
     from lava_ds2ta.export.reader import read_network
     from lava_ds2ta.export.writer import export_model
+    from lava_ds2ta.init import data_init
     from lava_ds2ta.training.config import load_config
+    from lava_ds2ta.training.optim import param_groups
 
     torch.manual_seed(1)
     section = load_config(CONFIG).model.to_dict()  # the config's model, full tiny size
@@ -174,7 +175,8 @@ def deployed(root, tmp_path_factory, request):
     train, _, _ = build_datasets("dvs-digits", subset=N, data_root=str(root))
     x = torch.stack([train[i][0] for i in range(N)])
     y = train.targets
-    opt = torch.optim.AdamW(model.optimizer_param_groups(0.01), lr=5e-3)
+    opt = torch.optim.AdamW(param_groups(model, 0.01), lr=5e-3)
+    data_init(model, x)
     for _ in range(4):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
@@ -186,8 +188,7 @@ def deployed(root, tmp_path_factory, request):
     request.addfinalizer(mp.undo)
     # load_test_inputs builds the full test split; keep it to a few cached samples.
     mp.setattr(
-        data_pkg,
-        "build_datasets",
+        "lava_ds2ta.deploy.compare.build_datasets",
         functools.partial(build_datasets, subset=SAMPLES, data_root=str(root)),
     )
     xs, ys = load_test_inputs(spec, "dvs-digits", SAMPLES)
@@ -197,7 +198,8 @@ def deployed(root, tmp_path_factory, request):
 
 def test_lava_runs_every_layer_bit_exact(deployed):
     from lava_ds2ta.deploy.compare import compare_with_torch
-    from lava_ds2ta.export.record import layer_indices, record_layers
+    from lava_ds2ta.export.record import layer_indices
+    from lava_ds2ta.export.record import record_layers
 
     model, spec, xs, _, result = deployed
     assert xs["levels"].shape == (SAMPLES, 2, 16, 16, 10)
@@ -217,4 +219,4 @@ def test_lava_runs_every_layer_bit_exact(deployed):
     assert report["prediction_agreement"] == 1.0 and report["logit_agreement"] == 1.0
     with torch.no_grad():
         logits = model(xs["float"]).double().numpy()
-    np.testing.assert_array_equal(result.logits, np.rint(64 * 16 * 10 * logits))
+    np.testing.assert_array_equal(result.logits, np.rint(spec.logit_scale * logits))

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lava_ds2ta.training.mixing import Mixer, smooth_one_hot
+from lava_ds2ta.training.mixing import Mixer
+from lava_ds2ta.training.mixing import smooth_one_hot
 
 
 def _batch(shape):

@@ -8,9 +8,12 @@ import torch
 
 from lava_ds2ta import create_model
 from lava_ds2ta.block import SpikingConv
-from lava_ds2ta.errors import ConfigError, InputError
-from lava_ds2ta.models import model_config_from_dict
-from lava_ds2ta.quant import synapse_weight_int, to_int
+from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.errors import InputError
+from lava_ds2ta.fixed_point import synapse_weight_int
+from lava_ds2ta.fixed_point import to_int
+from lava_ds2ta.init import data_init
+from lava_ds2ta.models import model_config
 from lava_ds2ta.synapse import TASAConv
 
 TINY = dict(embed_dim=32, num_heads=4, depth=2, time_steps=3)
@@ -81,7 +84,7 @@ def test_invalid_config_names_the_key_in_one_line(kwargs, key):
 
 def test_config_round_trips_through_a_dict():
     model = create_model("ds2ta_nsad", preset="tiny", depth=2)
-    assert model_config_from_dict(model.config.to_dict()) == model.config
+    assert model_config(**model.config.to_dict()) == model.config
 
 
 def test_bad_inputs_stop_with_a_clear_error():
@@ -105,6 +108,7 @@ def trained_a_little(name: str, **kw):
     opt = torch.optim.AdamW(model.parameters(), lr=0.05)
     x = torch.randint(0, 17, (16, 1, 8, 8)).float() / 16
     y = torch.randint(0, 10, (16,))
+    data_init(model, x)
     for _ in range(3):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
@@ -166,8 +170,8 @@ def test_data_init_makes_every_layer_fire():
             m.register_forward_hook(
                 lambda _m, _a, out, n=n: rates.__setitem__(n, out.mean().item())
             )
-    model.train()
-    model(torch.randint(0, 17, (32, 1, 8, 8)).float() / 16)
+    assert not bool(model.initialized)
+    data_init(model, torch.randint(0, 17, (32, 1, 8, 8)).float() / 16)
     assert bool(model.initialized)
     assert all(r > 0 for r in rates.values()), rates
     assert np.isfinite(list(rates.values())).all()

@@ -21,8 +21,9 @@ from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
 from lava.proc import io  # noqa: E402
 
-from lava_ds2ta.deploy.builder import build_network  # noqa: E402
-from lava_ds2ta.deploy.runner import run_network, to_frames  # noqa: E402
+from lava_ds2ta.deploy.builder import NetworkBuilder  # noqa: E402
+from lava_ds2ta.deploy.runner import run_network  # noqa: E402
+from lava_ds2ta.deploy.runner import to_frames  # noqa: E402
 from lava_ds2ta.errors import FormatError  # noqa: E402
 from lava_ds2ta.export.reader import read_network  # noqa: E402
 
@@ -109,7 +110,8 @@ def test_unsupported_layer_raises(tmp_path: Path) -> None:
     """ntidigits.net ends in an 'average' layer: a one-line FormatError names it."""
     spec = read_network(NETX_TESTS / "gts" / "ntidigits" / "ntidigits.net")
     with pytest.raises(FormatError, match=r"layer 5 \(average\).*'average'"):
-        build_network(spec, to_frames(np.zeros((1, 1, 1, 64, 4), dtype=np.int64)), tmp_path)
+        frames = to_frames(np.zeros((1, 1, 1, 64, 4), dtype=np.int64))
+        NetworkBuilder(spec, frames, tmp_path).build()
 
 
 def test_pool_layer_raises(tmp_path: Path) -> None:
@@ -121,7 +123,7 @@ def test_pool_layer_raises(tmp_path: Path) -> None:
         g = layer.create_group("1")
         g["type"], g["shape"] = np.bytes_("pool"), np.array([1, 2, 2])
     with pytest.raises(FormatError, match=r"layer 1 \(pool\)"):
-        build_network(read_network(path), np.zeros((16, 4), dtype=np.int64), tmp_path)
+        NetworkBuilder(read_network(path), np.zeros((16, 4), dtype=np.int64), tmp_path).build()
 
 
 def test_dense_rec_chain_equals_netx(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ import pytest
 import torch
 from lava.lib.dl import slayer
 
-from lava_ds2ta.quant import quantize_8bit, synapse_weight_int
+from lava_ds2ta.fixed_point import quantize_8bit
+from lava_ds2ta.fixed_point import synapse_weight_int
 from lava_ds2ta.synapse import TASAConv
 
 

@@ -13,14 +13,17 @@ import yaml
 from torch import nn
 
 from lava_ds2ta.data import build_datasets
+from lava_ds2ta.errors import CheckpointError
 from lava_ds2ta.errors import Ds2taError
 from lava_ds2ta.models import create_model
+from lava_ds2ta.models import load_checkpoint
+from lava_ds2ta.models import load_model
 from lava_ds2ta.training import trainer as trainer_mod
-from lava_ds2ta.training.checkpoint import CheckpointError, load_checkpoint, load_model
 from lava_ds2ta.training.cli import main
 from lava_ds2ta.training.config import config_from_dict
+from lava_ds2ta.training.loop import TrainingError
 from lava_ds2ta.training.metrics import COLUMNS
-from lava_ds2ta.training.trainer import Trainer, TrainingError
+from lava_ds2ta.training.trainer import Trainer
 
 EPOCHS = 3
 RAW = {

@@ -3,7 +3,8 @@ splitting and readout. Every block uses SLAYER's layout ``N, C, H, W, T``."""
 
 from lava_ds2ta.block.attention import SpikingSelfAttention
 from lava_ds2ta.block.conv import SpikingConv
-from lava_ds2ta.block.encoder import EncoderBlock, SpikingMLP
+from lava_ds2ta.block.encoder import EncoderBlock
+from lava_ds2ta.block.encoder import SpikingMLP
 from lava_ds2ta.block.readout import Readout
 from lava_ds2ta.block.sps import SpikingPatchSplitting
 

@@ -19,6 +19,9 @@ import torch
 
 from lava_ds2ta.block.conv import SpikingConv
 from lava_ds2ta.denoiser import NSAD
+from lava_ds2ta.errors import ExportError
+from lava_ds2ta.layers import REGISTRY
+from lava_ds2ta.neuron import export_params
 from lava_ds2ta.neuron import lif_neuron
 
 
@@ -88,7 +91,21 @@ class SpikingSelfAttention(torch.nn.Module):
 
     def export_hdf5(self, handle) -> None:
         """Write the attention core (layer type ``attention``) into an HDF5 group; Q, K, V and
-        the output projection export themselves as ``SpikingConv`` layers."""
-        from lava_ds2ta.export.layers import write_attention
-
-        write_attention(self, handle)
+        the output projection export themselves as ``SpikingConv`` layers. ``tables`` is
+        ``(heads, d+1)``, only for the NSAD denoiser."""
+        values: dict[str, Any] = dict(
+            numHeads=self.num_heads,
+            headDim=self.head_dim,
+            scaleShift=self.scale_shift,
+            denoiser="none" if self.denoiser is None else "nsad",
+            neuron=export_params(self.attn_neuron),
+        )
+        if self.denoiser is not None:
+            tables = self.denoiser.tables()
+            if not torch.equal(self.denoiser.table_ste()[0].detach().long(), tables):
+                raise ExportError(
+                    "NSAD forward table differs from NSAD.tables() (float rounding at a "
+                    "half-integer); nudge the NSAD parameters"
+                )
+            values["tables"] = tables.cpu().numpy()
+        REGISTRY["attention"].write(handle, self.attn_neuron.shape, **values)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from lava.lib.dl import slayer
 
+from lava_ds2ta.errors import ExportError
+from lava_ds2ta.fixed_point import synapse_weight_int
+from lava_ds2ta.layers import REGISTRY
+from lava_ds2ta.neuron import export_params
 from lava_ds2ta.neuron import lif_neuron
 from lava_ds2ta.synapse import TASAConv
 
@@ -30,15 +35,9 @@ class SpikingConv(torch.nn.Module):
     """
 
     def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size: int = 1,
-        padding: int = 0,
-        neuron: dict[str, Any] | None = None,
-        tasa_window: int | None = None,
-        tau_init: int = 4,
-    ) -> None:
+        self, in_features: int, out_features: int, kernel_size: int = 1, padding: int = 0,
+        neuron: dict[str, Any] | None = None, tasa_window: int | None = None, tau_init: int = 4,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.neuron = lif_neuron(out_features, **(neuron or {}))
         hook = self.neuron.quantize_8bit
@@ -54,8 +53,33 @@ class SpikingConv(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.neuron(self.synapse(x))
 
-    def export_hdf5(self, handle) -> None:
-        """Write this layer (``conv`` or ``tasa``) into an HDF5 group; see docs/hdf5-format.md."""
-        from lava_ds2ta.export.layers import write_conv
+    @property
+    def layer_type(self) -> str:
+        """``tasa`` with a TASA window, else ``conv`` (docs/hdf5-format.md)."""
+        return "tasa" if isinstance(self.synapse, TASAConv) else "conv"
 
-        write_conv(self, handle)
+    def export_hdf5(self, handle) -> None:
+        """Write this layer (``conv`` or ``tasa``) into an HDF5 group, lava-dl's conv datasets
+        with integer weights (``weight`` mantissas, ``bias`` = ``-round_8bit(running_mean)`` in
+        weight units) plus ``window``/``tau`` for TASA."""
+        syn, neuron = self.synapse, self.neuron
+        if syn.pre_hook_fx is None:
+            raise ExportError("synapse has no 8-bit quantisation pre-hook")
+        bias = np.zeros(syn.out_channels)
+        if neuron.norm is not None:
+            bias = neuron.norm.bias.detach().cpu().numpy().flatten()
+        values: dict[str, Any] = dict(
+            inChannels=syn.in_channels,
+            outChannels=syn.out_channels,
+            kernelSize=syn.kernel_size[:-1],
+            stride=syn.stride[:-1],
+            padding=syn.padding[:-1],
+            dilation=syn.dilation[:-1],
+            groups=syn.groups,
+            weight=synapse_weight_int(syn),
+            bias=bias,
+            neuron=export_params(neuron),
+        )
+        if isinstance(syn, TASAConv):
+            values.update(window=syn.window, tau=syn.tau_int)
+        REGISTRY[self.layer_type].write(handle, neuron.shape, **values)

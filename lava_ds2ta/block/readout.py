@@ -2,7 +2,8 @@
 
 ``logits = W mean_{tokens, t}(x) + b`` with 8-bit weight and bias (Spikformer averages the
 tokens, the head output over time; both are linear, so the order does not matter). In integers,
-``64 * N_tokens * T * logits = sum_{tokens, t} W_int x + N_tokens * T * b_int``.
+``logit_scale(N_tokens, T) * logits = sum_{tokens, t} W_int x + N_tokens * T * b_int`` with
+``logit_scale = W_SCALE N_tokens T`` (:func:`lava_ds2ta.fixed_point.logit_scale`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lava_ds2ta.quant import quantize_8bit
+from lava_ds2ta.fixed_point import quantize_8bit
+from lava_ds2ta.fixed_point import to_int
+from lava_ds2ta.layers import REGISTRY
 
 
 class Readout(torch.nn.Module):
@@ -30,7 +33,8 @@ class Readout(torch.nn.Module):
         return F.linear(x.mean(dim=(2, 3, 4)), quantize_8bit(self.weight), quantize_8bit(self.bias))
 
     def export_hdf5(self, handle) -> None:
-        """Write this head (layer type ``readout``) into an HDF5 group."""
-        from lava_ds2ta.export.layers import write_readout
-
-        write_readout(self, handle)
+        """Write this head (layer type ``readout``) into an HDF5 group: ``weight``
+        ``(classes, C)`` and ``bias`` ``(classes,)``, 8-bit mantissas."""
+        REGISTRY["readout"].write(
+            handle, (self.weight.shape[0],), weight=to_int(self.weight), bias=to_int(self.bias)
+        )

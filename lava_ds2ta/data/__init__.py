@@ -9,22 +9,24 @@ and ``input_levels``); the trainer checks them against the model config. Real da
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
 from torch.utils.data import Dataset
 
-from lava_ds2ta.data.cifar import build_cifar10, build_cifar100
+from lava_ds2ta.data.cifar import build_cifar
 from lava_ds2ta.data.digits import build_digits
-from lava_ds2ta.data.dvs import build_cifar10dvs, build_dvsgesture
+from lava_ds2ta.data.dvs import build_cifar10dvs
+from lava_ds2ta.data.dvs import build_dvsgesture
 from lava_ds2ta.data.dvs_digits import build_dvs_digits
 from lava_ds2ta.errors import DataError
 
 DATASETS: dict[str, Callable[..., tuple[Dataset, Dataset, dict]]] = {
     "digits": build_digits,
     "dvs-digits": build_dvs_digits,
-    "cifar10": build_cifar10,
-    "cifar100": build_cifar100,
+    "cifar10": functools.partial(build_cifar, "cifar10"),
+    "cifar100": functools.partial(build_cifar, "cifar100"),
     "dvsgesture": build_dvsgesture,
     "cifar10dvs": build_cifar10dvs,
 }

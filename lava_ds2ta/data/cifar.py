@@ -27,7 +27,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset
+from torch.utils.data import Subset
+from torchvision import datasets
+from torchvision import transforms as tv
 
 from lava_ds2ta.errors import DataError
 
@@ -59,8 +62,6 @@ def cifar_transform(
     random_erasing: float = 0.25,
 ):
     """The torchvision transform of one split (PIL image -> float32 (3, H, W) on the grid)."""
-    from torchvision import transforms as tv
-
     steps: list = []
     if train:
         steps += [tv.RandomCrop(NATIVE_SIZE, padding=4), tv.RandomHorizontalFlip()]
@@ -120,8 +121,6 @@ def _build(
     randaugment,
     random_erasing: float,
 ) -> tuple[Dataset, Dataset, dict]:
-    from torchvision import datasets
-
     title, cls_name, num_classes = _SPECS[name]
     cls = getattr(datasets, cls_name)
     _validate(name, img_size, input_levels, randaugment, random_erasing, subset)
@@ -155,7 +154,8 @@ def _build(
     return splits[0], splits[1], info
 
 
-def build_cifar10(
+def build_cifar(
+    name: str,
     root: str | None = None,
     download: bool = False,
     subset: int | None = None,
@@ -164,22 +164,6 @@ def build_cifar10(
     randaugment: list[int] | None = (1, 9),
     random_erasing: float = 0.25,
 ) -> tuple[Dataset, Dataset, dict]:
-    """CIFAR-10 (50,000 train / 10,000 test) from ``<root>/cifar-10-batches-py``."""
-    return _build(
-        "cifar10", root, download, subset, img_size, input_levels, randaugment, random_erasing
-    )
-
-
-def build_cifar100(
-    root: str | None = None,
-    download: bool = False,
-    subset: int | None = None,
-    img_size: int = NATIVE_SIZE,
-    input_levels: int = 16,
-    randaugment: list[int] | None = (1, 9),
-    random_erasing: float = 0.25,
-) -> tuple[Dataset, Dataset, dict]:
-    """CIFAR-100 (50,000 train / 10,000 test, fine labels) from ``<root>/cifar-100-python``."""
-    return _build(
-        "cifar100", root, download, subset, img_size, input_levels, randaugment, random_erasing
-    )
+    """CIFAR-10 (``name="cifar10"``, from ``<root>/cifar-10-batches-py``) or CIFAR-100
+    (``"cifar100"``, fine labels, from ``<root>/cifar-100-python``): 50,000 train / 10,000 test."""
+    return _build(name, root, download, subset, img_size, input_levels, randaugment, random_erasing)

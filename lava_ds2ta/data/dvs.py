@@ -39,8 +39,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import tonic
 import torch
 from torch.utils.data import Dataset
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as TF
 
 from lava_ds2ta.errors import DataError
 
@@ -53,9 +56,6 @@ NDA_OPS = ("roll", "rotate", "shear", "cutout")
 # --------------------------------------------------------------------------- augmentation
 def nda_augment(frames: torch.Tensor) -> torch.Tensor:
     """Apply one random NDA policy to ``(P, H, W, T)`` event-count frames (torch global RNG)."""
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms import functional as TF
-
     p, h, w, t = frames.shape
     x = frames.permute(0, 3, 1, 2).reshape(p * t, h, w)  # channels first for torchvision
     if torch.rand(()) < 0.5:
@@ -92,8 +92,6 @@ def nda_augment(frames: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- frames
 def events_to_frames(events: np.ndarray, time_steps: int, img_size: int) -> np.ndarray:
     """tonic events -> int64 ``(P, img_size, img_size, T)`` event counts."""
-    import tonic
-
     to_frame = tonic.transforms.ToFrame(
         sensor_size=(SENSOR, SENSOR, POLARITIES), n_time_bins=time_steps
     )
@@ -195,8 +193,6 @@ class EventFrames(Dataset):
 def _tonic_class(name: str, present: bool):
     """tonic's class, with its archive check replaced by ours when the files are present
     (tonic wants the downloaded archive next to the extracted files, else it downloads)."""
-    import tonic
-
     base = getattr(tonic.datasets, name)
     if not present:
         return base
@@ -251,15 +247,10 @@ def _info(num_classes: int, img_size: int, time_steps: int) -> dict:
 
 
 def build_dvsgesture(
-    root: str | None = None,
-    download: bool = False,
-    subset: int | None = None,
-    time_steps: int = 10,
-    img_size: int = SENSOR,
-    nda: bool = True,
-    cache: bool = True,
-    cache_dir: str | None = None,
-) -> tuple[Dataset, Dataset, dict]:
+    root: str | None = None, download: bool = False, subset: int | None = None,
+    time_steps: int = 10, img_size: int = SENSOR, nda: bool = True,
+    cache: bool = True, cache_dir: str | None = None,
+) -> tuple[Dataset, Dataset, dict]:  # fmt: skip
     """DVS128 Gesture (11 classes) as ``(2, img_size, img_size, time_steps)`` frames."""
     _validate("dvsgesture", time_steps, img_size, subset, cache, cache_dir)
     base = Path(root if root is not None else "data").expanduser()
@@ -306,22 +297,14 @@ def cifar10dvs_split(targets: list[int], seed: int = 0) -> tuple[list[int], list
 
 
 def build_cifar10dvs(
-    root: str | None = None,
-    download: bool = False,
-    subset: int | None = None,
-    time_steps: int = 10,
-    img_size: int = SENSOR,
-    nda: bool = True,
-    cache: bool = True,
-    cache_dir: str | None = None,
-    split_seed: int = 0,
-) -> tuple[Dataset, Dataset, dict]:
+    root: str | None = None, download: bool = False, subset: int | None = None,
+    time_steps: int = 10, img_size: int = SENSOR, nda: bool = True,
+    cache: bool = True, cache_dir: str | None = None, split_seed: int = 0,
+) -> tuple[Dataset, Dataset, dict]:  # fmt: skip
     """CIFAR10-DVS (10 classes) as ``(2, img_size, img_size, time_steps)`` frames, 9:1 split."""
     _validate("cifar10dvs", time_steps, img_size, subset, cache, cache_dir)
     if not isinstance(split_seed, int) or isinstance(split_seed, bool) or split_seed < 0:
         raise DataError(f"cifar10dvs: split_seed must be an integer >= 0, got {split_seed!r}")
-    import tonic
-
     base = Path(root if root is not None else "data").expanduser()
     folder = base / "CIFAR10DVS"
     classes = list(tonic.datasets.CIFAR10DVS.classes)

@@ -38,9 +38,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tonic.transforms import ToFrame
 from torch.utils.data import Dataset
 
-from lava_ds2ta.data.digits import NUM_CLASSES, PIXEL_MAX, digits_arrays
+from lava_ds2ta.data.digits import NUM_CLASSES
+from lava_ds2ta.data.digits import PIXEL_MAX
+from lava_ds2ta.data.digits import digits_arrays
 from lava_ds2ta.errors import DataError
 from lava_ds2ta.utils.atomic import atomic_path
 
@@ -271,8 +274,6 @@ class DvsDigits(Dataset):
     sensor_size = (SENSOR, SENSOR, POLARITIES)  # tonic order: (W, H, P)
 
     def __init__(self, events: list[np.ndarray], labels: np.ndarray, time_steps: int) -> None:
-        from tonic.transforms import ToFrame
-
         self.events = events
         self.targets = torch.as_tensor(np.asarray(labels, dtype=np.int64))
         self.time_steps = time_steps

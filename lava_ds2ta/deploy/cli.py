@@ -17,8 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from lava_ds2ta.errors import Ds2taError
+from lava_ds2ta.deploy.compare import compare_with_torch
+from lava_ds2ta.deploy.compare import load_test_inputs
+from lava_ds2ta.deploy.runner import run_network
+from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.utils.atomic import write_text_atomic
+from lava_ds2ta.utils.cli import add_debug_flag
+from lava_ds2ta.utils.cli import run_command
 from lava_ds2ta.utils.plots import plot_layer_spikes
 
 
@@ -38,25 +43,16 @@ def _parser() -> argparse.ArgumentParser:
         "--no-spikes", action="store_true", help="do not record per-layer spikes (faster)"
     )
     p.add_argument("--no-progress", action="store_true")
+    add_debug_flag(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        report = run(args)
-    except Ds2taError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(report["summary"])
-    return 0
+    return run_command(lambda: print(run(args)["summary"]), args.debug)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from lava_ds2ta.deploy.compare import compare_with_torch, load_test_inputs
-    from lava_ds2ta.deploy.runner import run_network
-    from lava_ds2ta.export.reader import read_network
-
     spec = read_network(args.network)
     x, y = load_test_inputs(spec, args.data, args.samples)
     result = run_network(

@@ -8,8 +8,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from lava_ds2ta.data import build_datasets
 from lava_ds2ta.errors import InputError
-from lava_ds2ta.export.simulate import input_levels, simulate
+from lava_ds2ta.export.record import layer_indices
+from lava_ds2ta.export.record import record_layers
+from lava_ds2ta.export.simulate import input_levels
+from lava_ds2ta.export.simulate import simulate
+from lava_ds2ta.models import load_model
 
 
 def load_test_inputs(spec, data: str, samples: int | None) -> tuple[dict[str, Any], np.ndarray]:
@@ -17,8 +22,6 @@ def load_test_inputs(spec, data: str, samples: int | None) -> tuple[dict[str, An
 
     Returns ``({"float": tensor N, C, H, W[, T], "levels": int64 N, C, H, W, T}, labels)``.
     """
-    from lava_ds2ta.data import build_datasets
-
     _, test, _ = build_datasets(data)
     n = len(test) if samples is None else min(samples, len(test))
     if n < 1:
@@ -46,9 +49,6 @@ def reference_outputs(spec, inputs: dict[str, Any], checkpoint: str | None):
     ``inputs`` is the dict of :func:`load_test_inputs`.
     """
     if checkpoint:
-        from lava_ds2ta.export.record import layer_indices, record_layers
-        from lava_ds2ta.training.checkpoint import load_model
-
         model, _ = load_model(checkpoint)
         x = inputs["float"]
         with torch.no_grad():
@@ -56,9 +56,7 @@ def reference_outputs(spec, inputs: dict[str, Any], checkpoint: str | None):
         by_name = record_layers(model, x)
         index = layer_indices(model)
         spikes = {index[name]: v for name, v in by_name.items()}
-        last = spec.layers[spec.layers[-1].inputs[0]]
-        tokens_steps = int(np.prod(last.shape[1:])) * int(spec.layers[0].params["timeSteps"])
-        logits_int = np.rint(64.0 * tokens_steps * logits).astype(np.int64)
+        logits_int = np.rint(spec.logit_scale * logits).astype(np.int64)
         return logits_int, spikes, f"PyTorch eval model of {Path(checkpoint).name}"
     logits_int, spikes = simulate(spec, inputs["levels"])
     return logits_int, spikes, "integer simulation of the exported file"

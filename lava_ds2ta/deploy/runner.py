@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +14,14 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from tqdm import tqdm
 
-from lava_ds2ta.deploy.builder import build_network
+from lava_ds2ta.deploy.builder import NetworkBuilder
 
 
 @dataclass
 class LavaResult:
     """What a Lava run produced. Spikes use SLAYER's layout ``N, C, H, W, T``."""
 
-    logits: np.ndarray  # (N, classes) in integer units: 64 * tokens * T * model logits
+    logits: np.ndarray  # (N, classes) in integer units: logit_scale(tokens, T) * model logits
     spikes: dict[int, np.ndarray] = field(default_factory=dict)
     num_steps: int = 0
     seconds: float = 0.0
@@ -82,7 +83,8 @@ def run_network(
     n, _, _, _, t = x_levels.shape
     workdir = Path(tempfile.mkdtemp(prefix="lava_ds2ta_run_"))
     try:
-        net = build_network(spec, to_frames(x_levels.astype(np.int64)), workdir, tag, record)
+        frames = to_frames(x_levels.astype(np.int64))
+        net = NetworkBuilder(spec, frames, workdir, tag, record).build()
         return _run(net, n, t, tag, progress, chunk_samples)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -100,14 +102,12 @@ def _run(net, n: int, t: int, tag: str, progress: bool, chunk_samples: int) -> L
                 steps = min(chunk, net.num_steps - done)
                 net.source.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
                 done += steps
-                bar.n = min(n, max(0, (done - net.readout_latency) // t))
+                bar.n = min(n, max(0, (done - net.output_latency) // t))
                 bar.refresh()
         ran = True
         seconds = time.perf_counter() - start
-        rec = _per_sample(np.load(net.readout), net.readout_latency, n, t).sum(axis=2)
-        if tag != "fixed_pt":  # real weights: back to integer units (x 64)
-            rec = rec * 64.0
-        logits = rec.T + net.tokens_times_steps * net.readout_bias[None, :]
+        rec = _per_sample(np.load(net.output), net.output_latency, n, t).sum(axis=2)
+        logits = rec.T + t * net.step_bias[None, :]
         spikes = {}
         for index, (path, latency, shape) in net.spikes.items():
             s = _per_sample(np.load(path), latency, n, t)  # (C*H*W, N, T)

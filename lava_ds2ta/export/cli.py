@@ -12,18 +12,25 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from lava_ds2ta.data import build_datasets
 from lava_ds2ta.errors import Ds2taError
-
-#: Layer types that hold LIF neurons.
-NEURON_TYPES = ("conv", "tasa", "attention")
+from lava_ds2ta.export.reader import read_network
+from lava_ds2ta.export.record import layer_indices
+from lava_ds2ta.export.record import record_layers
+from lava_ds2ta.export.simulate import input_levels
+from lava_ds2ta.export.simulate import simulate
+from lava_ds2ta.export.writer import export_model
+from lava_ds2ta.layers import REGISTRY
+from lava_ds2ta.models import load_model
+from lava_ds2ta.utils.cli import add_debug_flag
+from lava_ds2ta.utils.cli import run_command
 
 
 def summary(path: Path) -> str:
-    from lava_ds2ta.export.reader import read_network
-
     spec = read_network(path)
-    neurons = sum(int(np.prod(layer.shape)) for layer in spec.layers if layer.type in NEURON_TYPES)
+    neurons = sum(layer.size for layer in spec.layers if REGISTRY[layer.type].has_neuron)
     c = spec.config
     return (
         f"wrote {path}: {len(spec.layers)} layers, {neurons:,d} neurons, "
@@ -34,12 +41,6 @@ def summary(path: Path) -> str:
 
 def verify(model, path: Path, data: str, n: int) -> str:
     """Compare the file's numpy simulation with the PyTorch model on ``n`` test samples."""
-    import torch
-
-    from lava_ds2ta.data import build_datasets
-    from lava_ds2ta.export import input_levels, layer_indices, read_network, record_layers
-    from lava_ds2ta.export.simulate import simulate
-
     _, test, _ = build_datasets(data)
     x = torch.stack([test[i][0] for i in range(min(n, len(test)))])
     spec = read_network(path)
@@ -55,8 +56,7 @@ def verify(model, path: Path, data: str, n: int) -> str:
             )
     with torch.no_grad():
         y = model(x).double().numpy()
-    head = spec.layers[-1]
-    scale = 64 * int(np.prod(spikes[head.inputs[0]].shape[2:]))  # 64 H W T
+    scale = spec.logit_scale
     if not np.allclose(logits, y * scale, rtol=0, atol=1e-6 * scale):
         raise Ds2taError("verify: readout logits differ from PyTorch")
     agree = int((logits.argmax(1) == y.argmax(1)).sum())
@@ -69,22 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, help="network file (default: CKPT.net)")
     parser.add_argument("--verify", type=int, default=0, metavar="N",
                         help="check bit-exactness on N test samples")  # fmt: skip
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
-    out = args.output or args.checkpoint.with_suffix(".net")
-    try:
-        from lava_ds2ta.export.writer import export_model
-        from lava_ds2ta.training.checkpoint import load_model
+    return run_command(lambda: export(args), args.debug)
 
-        model, state = load_model(args.checkpoint)
-        export_model(model, out)
-        print(summary(out))
-        if args.verify > 0:
-            data = (state.get("config") or {}).get("data", {}).get("name", "digits")
-            print(verify(model, out, data, args.verify))
-    except Ds2taError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+def export(args: argparse.Namespace) -> None:
+    out = args.output or args.checkpoint.with_suffix(".net")
+    model, state = load_model(args.checkpoint)
+    export_model(model, out)
+    print(summary(out))
+    if args.verify > 0:
+        data = (state.get("config") or {}).get("data", {}).get("name", "digits")
+        print(verify(model, out, data, args.verify))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ All datasets are loaded into memory (numpy arrays; 0-d values as Python scalars;
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,51 +15,14 @@ import h5py
 import numpy as np
 
 from lava_ds2ta.errors import FormatError
+from lava_ds2ta.layers import FORMAT
+from lava_ds2ta.layers import FORMAT_VERSION
+from lava_ds2ta.layers import Failure
+from lava_ds2ta.layers import LayerSpec
+from lava_ds2ta.layers import NetworkSpec
+from lava_ds2ta.layers.validate import validate_network
 
-FORMAT = "lava_ds2ta.net"
-FORMAT_VERSION = 1
-
-_CONV = ("inChannels", "outChannels", "kernelSize", "stride", "padding", "dilation", "groups",
-         "weight", "bias")  # fmt: skip
-_NEURON = ("type", "iDecay", "vDecay", "vThMant")
-#: Our layer types -> (required datasets, required neuron keys, allowed number of inputs).
-LAYER_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[int, int]]] = {
-    "input": (("timeSteps", "inputLevels"), (), (0, 0)),
-    "conv": (_CONV, _NEURON, (1, 1)),
-    "tasa": (_CONV + ("window", "tau"), _NEURON, (1, 1)),
-    "spikeMaxPool": (("kernelSize", "stride", "padding"), (), (1, 1)),
-    "add": ((), (), (2, 1 << 30)),
-    "attention": (("numHeads", "headDim", "scaleShift", "denoiser"), _NEURON, (3, 3)),
-    "readout": (("weight", "bias"), (), (1, 1)),
-}
-#: Layer types lava-dl's SLAYER blocks write into netx files (kept as they are).
-NETX_TYPES = ("input", "conv", "pool", "convT", "unpool", "flatten", "dense", "dense_rec",
-              "dense_comp", "average")  # fmt: skip
-
-
-@dataclass
-class LayerSpec:
-    """One layer. ``shape`` is ``C, H, W`` (readout: ``classes,``); ``params`` holds every other
-    dataset (weights in 8-bit weight units); ``neuron`` the ``neuron/`` group or ``None``."""
-
-    index: int
-    name: str
-    type: str
-    inputs: list[int]
-    shape: tuple[int, ...]
-    params: dict[str, Any]
-    neuron: dict[str, Any] | None
-
-
-@dataclass
-class NetworkSpec:
-    """A network file: ``version`` is ``formatVersion`` (0 for a plain netx file), ``config``
-    the model config dict (empty for netx), ``layers`` in topological order, ``path`` the file."""
-
-    version: int
-    config: dict[str, Any]
-    layers: list[LayerSpec]
-    path: Path | None = None
+__all__ = ["LayerSpec", "NetworkSpec", "read_network"]
 
 
 def _value(ds: h5py.Dataset) -> Any:
@@ -86,42 +48,24 @@ def _group_dict(group: h5py.Group, prefix: str = "") -> dict[str, Any]:
 
 
 def _layer(path: Path, i: int, group: h5py.Group, ours: bool) -> LayerSpec:
-    def fail(problem: str, fix: str = "re-export the network with ds2ta-export") -> FormatError:
-        name = _value(group["name"]) if "name" in group else None
-        where = f"layer {i}" + (f" ({name})" if name else "")
-        return FormatError(f"{path}: {where}: {problem}; {fix}")
-
+    """One ``layer/<i>`` group as a :class:`LayerSpec` (structure only; values checked later)."""
     data = _group_dict(group)
     neuron = {k[7:]: v for k, v in data.items() if k.startswith("neuron/")} or None
     params = {k: v for k, v in data.items() if not k.startswith("neuron/")}
+    fail = Failure(path, i, str(params["name"]) if "name" in params else None)
     for key in ("type", "shape") + (("name", "inputs") if ours else ()):
         if key not in params:
-            raise fail(f"missing dataset '{key}'")
-    kind = params.pop("type")
-    known = LAYER_TYPES if ours else NETX_TYPES
-    if kind not in known:
-        raise fail(f"unknown layer type {kind!r} (known: {', '.join(known)})",
-                   "use a lava_ds2ta version that knows this layer type")  # fmt: skip
-    shape = tuple(int(n) for n in np.atleast_1d(params.pop("shape")))
+            fail(f"missing dataset '{key}'")
+    kind = str(params.pop("type"))
+    shape = np.atleast_1d(params.pop("shape"))
+    if shape.dtype.kind not in "iuf" or shape.size == 0 or np.any(shape < 1):
+        fail(f"shape {shape.tolist()} is not a list of positive sizes")
     if ours:
         name = str(params.pop("name"))
         inputs = [int(j) for j in np.atleast_1d(params.pop("inputs"))]
-        required, neuron_keys, (lo, hi) = LAYER_TYPES[kind]
-        for key in required + (("tables",) if params.get("denoiser") == "nsad" else ()):
-            if key not in params:
-                raise fail(f"missing dataset '{key}'")
-        for key in neuron_keys:
-            if key not in (neuron or {}):
-                raise fail(f"missing dataset 'neuron/{key}'")
-        if not lo <= len(inputs) <= hi:
-            raise fail(f"a {kind} layer takes {lo}..{min(hi, 99)} inputs, found {len(inputs)}")
-    else:
-        name = f"layer{i}"
-        inputs = [] if i == 0 else [i - 1]
-    bad = [j for j in inputs if not 0 <= j < i]
-    if bad:
-        raise fail(f"input {bad[0]} is not an earlier layer (inputs must be < {i})")
-    return LayerSpec(i, name, kind, inputs, shape, params, neuron)
+    else:  # a netx chain: every layer reads the one before; names are the types
+        name, inputs = kind, ([] if i == 0 else [i - 1])
+    return LayerSpec(i, name, kind, inputs, tuple(int(n) for n in shape), params, neuron)
 
 
 def _read(path: Path, f: h5py.File) -> NetworkSpec:
@@ -160,7 +104,9 @@ def _read(path: Path, f: h5py.File) -> NetworkSpec:
     if not keys:
         raise FormatError(f"{path}: the network has no layers; re-export it")
     layers = [_layer(path, i, f["layer"][k], ours) for i, k in enumerate(keys)]
-    return NetworkSpec(version, config, layers, path)
+    spec = NetworkSpec(version, config, layers, path)
+    validate_network(spec)
+    return spec
 
 
 def read_network(path: str | Path) -> NetworkSpec:

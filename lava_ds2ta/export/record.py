@@ -1,10 +1,9 @@
 """Record every exported layer's output from the PyTorch model (eval mode), by forward hooks.
 
 ``record_layers(model, x)`` returns ``{layer name: int64 array N, C, H, W, T}`` (SLAYER layout):
-binary spikes for ``conv``/``tasa``/``attention``/``spikeMaxPool`` layers, integer spike counts
-for ``add`` layers, integer input levels ``round(x * inputLevels)`` for ``input``. The names are
-the ``name`` datasets of the exported file; :func:`layer_indices` maps them to ``layer/<i>``.
-The ``readout`` has no spikes: compare its logits with ``model(x)`` instead.
+binary spikes for spiking layers, integer spike counts for ``add`` layers, integer input levels
+for ``input``. The names are the ``name`` datasets of the exported file; :func:`layer_indices`
+maps them to ``layer/<i>``. The ``readout`` has no spikes: compare its logits with ``model(x)``.
 """
 
 from __future__ import annotations
@@ -12,9 +11,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lava_ds2ta.export.graph import layer_indices, model_graph
+from lava_ds2ta.utils.hooks import hooked
 
 __all__ = ["layer_indices", "record_layers"]
+
+
+def layer_indices(model: torch.nn.Module) -> dict[str, int]:
+    """Layer name -> index of ``layer/<i>`` in the exported file."""
+    return {node.name: i for i, node in enumerate(model.graph())}
 
 
 def _to_int(name: str, t: torch.Tensor) -> np.ndarray:
@@ -29,7 +33,6 @@ def _to_int(name: str, t: torch.Tensor) -> np.ndarray:
 def record_layers(model: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
     """Run ``model`` on ``x`` (``N, C, H, W[, T]`` in [0, 1]) in eval mode and return every
     layer's output by name. The model's train/eval mode is restored afterwards."""
-    nodes = [n for n in model_graph(model) if n.probe is not None]
     out: dict[str, np.ndarray] = {}
     handles = []
 
@@ -38,19 +41,15 @@ def record_layers(model: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarr
             return lambda _m, args: out.__setitem__(name, _to_int(name, args[0]))
         return lambda _m, _args, res: out.__setitem__(name, _to_int(name, res))
 
-    for node in nodes:
+    for node in model.graph():
+        if node.probe is None:
+            continue
         module, where = node.probe
         hook = hook_for(node.name, where)
         if where == "input":
             handles.append(module.register_forward_pre_hook(hook))
         else:
             handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
+    with hooked(model, handles, train=False):
         model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
     return out

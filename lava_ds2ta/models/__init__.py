@@ -1,31 +1,24 @@
-"""Model registry: variants (``spikformer``, ``ds2ta_nsad``, ``ds2ta``) times presets."""
+"""Models: a registry of model names (timm style), the model families and checkpoint helpers.
 
-from __future__ import annotations
+    from lava_ds2ta.models import create_model, load_model, list_models
+    model = create_model("ds2ta", preset="vit-4-384", num_classes=100)
+    model, state = load_model("runs/ds2ta_digits/last.pt")     # eval mode, CPU
 
-from typing import Any
+Families: :mod:`.spikformer` (``spikformer``, ``ds2ta_nsad``, ``ds2ta``; presets in
+:mod:`.config`).
+"""
 
-from lava_ds2ta.models.config import PRESETS, VARIANTS, ModelConfig, model_config
+from lava_ds2ta.models.checkpoint import load_checkpoint
+from lava_ds2ta.models.checkpoint import load_model
+from lava_ds2ta.models.checkpoint import save_checkpoint
+from lava_ds2ta.models.config import PRESETS
+from lava_ds2ta.models.config import VARIANTS
+from lava_ds2ta.models.config import ModelConfig
+from lava_ds2ta.models.registry import create_model
+from lava_ds2ta.models.registry import list_models
+from lava_ds2ta.models.registry import model_config
+from lava_ds2ta.models.registry import register_model
 from lava_ds2ta.models.spikformer import SpikingTransformer
-
-
-def create_model(name: str = "ds2ta", preset: str = "tiny", **overrides: Any) -> SpikingTransformer:
-    """Build a model: ``create_model("ds2ta", preset="vit-4-384", num_classes=100)``.
-
-    Raises :class:`lava_ds2ta.errors.ConfigError` naming the key for an unknown name, preset or
-    key, or an invalid value.
-    """
-    return SpikingTransformer(model_config(name, preset, **overrides))
-
-
-def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
-    """Inverse of :meth:`ModelConfig.to_dict`."""
-    return model_config(**d)
-
-
-def list_models() -> list[str]:
-    """Variant names."""
-    return list(VARIANTS)
-
 
 __all__ = [
     "PRESETS",
@@ -34,6 +27,9 @@ __all__ = [
     "SpikingTransformer",
     "create_model",
     "list_models",
+    "load_checkpoint",
+    "load_model",
     "model_config",
-    "model_config_from_dict",
+    "register_model",
+    "save_checkpoint",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lava_ds2ta.errors import ConfigError
-from lava_ds2ta.synapse.tasa import TAU_MAX
+from lava_ds2ta.fixed_point import SCALE_SHIFT_MAX
+from lava_ds2ta.fixed_point import TAU_MAX
 
 #: Variant name -> (TASA on Q/K/V/output projections, NSAD on attention maps).
 VARIANTS: dict[str, tuple[bool, bool]] = {
@@ -28,27 +29,41 @@ class ModelConfig:
     """
 
     name: str = "ds2ta"
+    """Variant: ``spikformer`` (no TASA, no NSAD), ``ds2ta_nsad`` (NSAD), ``ds2ta`` (both)."""
     preset: str = "tiny"
+    """Size preset the other values start from (:data:`PRESETS`)."""
     img_size: int = 8
     in_channels: int = 1
     num_classes: int = 10
     embed_dim: int = 64
+    """Embedding dimension ``D``."""
     depth: int = 1
+    """Encoder blocks ``L``."""
     num_heads: int = 4
+    """Attention heads; the head dimension is ``d = D / heads``."""
     mlp_ratio: int = 4
+    """MLP hidden size ``D x mlp_ratio``."""
     time_steps: int = 4
     input_levels: int = 16
+    """Inputs are ``round(x * input_levels)`` integer graded spikes."""
     sps_pool: str = "0010"
+    """One flag per patch-splitting stage: ``1`` = spike max-pool after it."""
     t_aw: int = 3
+    """TASA window ``T_AW`` (taps; ``ds2ta`` only)."""
     tau_init: int = 4
+    """Initial TASA attenuation exponent (paper: 4 static, 2 DVS)."""
     nsad_u_init: float = 3.0
+    """Initial NSAD threshold ``u_h`` (paper: 3 for d=32, 2 for d=16)."""
     tau_m: float = 2.0
+    """Membrane time constant: voltage decay ``1 / tau_m``."""
     threshold: float = 1.0
     attn_threshold: float = 0.5
+    """Threshold of the attention LIF (Spikformer: 0.5)."""
     attn_scale_shift: int = 3
+    """Attention scale ``2^-attn_scale_shift`` (Spikformer's 0.125 is 3)."""
     tau_grad: float = 0.01
     scale_grad: float = 10.0
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Width (x 100 x threshold) and peak scale of SLAYER's surrogate gradient."""
 
     @property
     def use_tasa(self) -> bool:
@@ -68,9 +83,7 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict that :func:`create_model` turns back into the same model."""
-        d = dataclasses.asdict(self)
-        d.pop("extra")
-        return d
+        return dataclasses.asdict(self)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid key."""
@@ -116,77 +129,48 @@ class ModelConfig:
             raise ConfigError(
                 f"model.tau_init: must be an integer in [0, {TAU_MAX}], got {self.tau_init!r}"
             )
-        for key in ("tau_m",):
-            if getattr(self, key) < 1:
-                raise ConfigError(
-                    f"model.{key}: must be >= 1 (voltage decay 1/tau_m), got {getattr(self, key)!r}"
-                )
+        if not self.tau_m >= 1:
+            raise ConfigError(
+                f"model.tau_m: must be >= 1 (voltage decay 1/tau_m), got {self.tau_m!r}"
+            )
         for key in ("threshold", "attn_threshold", "tau_grad", "scale_grad"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"model.{key}: must be > 0, got {getattr(self, key)!r}")
-        if not isinstance(self.attn_scale_shift, int) or self.attn_scale_shift < 0:
+        if not isinstance(self.attn_scale_shift, int) or not (
+            0 <= self.attn_scale_shift <= SCALE_SHIFT_MAX
+        ):
             raise ConfigError(
-                f"model.attn_scale_shift: must be an integer >= 0, got {self.attn_scale_shift!r}"
+                f"model.attn_scale_shift: must be an integer in [0, {SCALE_SHIFT_MAX}], "
+                f"got {self.attn_scale_shift!r}"
             )
 
 
+#: Columns of the preset table below.
+_PRESET_KEYS = ("img_size", "in_channels", "num_classes", "embed_dim", "depth", "num_heads",
+                "mlp_ratio", "time_steps", "input_levels", "sps_pool", "t_aw", "tau_init",
+                "nsad_u_init")  # fmt: skip
 #: Sizes. ``tiny`` is for the embedded digits; the others are the paper's (section 4).
+#: tiny: digits (8x8, static): 4x4 = 16 tokens, T=4, tau=4 as for static CIFAR; head dim d=16 as
+#: in the DVS setting, hence its u_h=2 (the paper's u_h=3 goes with d=32).
+#: vit-4-384: CIFAR-10/100, 12 heads, 32x32 -> 8x8 = 64 tokens, T=4, tau=4, u_h=3.
+#: vit-2-256: CIFAR10-DVS / DVS128 Gesture, 16 heads, 128x128, 16x16 patches, T=10, tau=2, u_h=2;
+#: its inputs are event counts per frame, integers already (input_levels 1).
 PRESETS: dict[str, dict[str, Any]] = {
-    # Digits (8x8, static): 4x4 = 16 tokens, T=4, tau=4 as for static CIFAR; head dim d=16 as in
-    # the DVS setting, hence its u_h=2 (the paper's u_h=3 goes with d=32).
-    "tiny": dict(
-        img_size=8,
-        in_channels=1,
-        num_classes=10,
-        embed_dim=64,
-        depth=1,
-        num_heads=4,
-        mlp_ratio=4,
-        time_steps=4,
-        sps_pool="0010",
-        t_aw=3,
-        tau_init=4,
-        nsad_u_init=2.0,
-    ),
-    # CIFAR-10/100: ViT-4-384, 12 heads, 32x32 -> 8x8 = 64 tokens, T=4, tau=4, u_h=3.
-    "vit-4-384": dict(
-        img_size=32,
-        in_channels=3,
-        num_classes=10,
-        embed_dim=384,
-        depth=4,
-        num_heads=12,
-        mlp_ratio=4,
-        time_steps=4,
-        sps_pool="0011",
-        t_aw=3,
-        tau_init=4,
-        nsad_u_init=3.0,
-    ),
-    # CIFAR10-DVS / DVS128 Gesture: ViT-2-256, 16 heads, 128x128, 16x16 patches, T=10, tau=2, u_h=2.
-    "vit-2-256": dict(
-        img_size=128,
-        in_channels=2,
-        num_classes=10,
-        embed_dim=256,
-        depth=2,
-        num_heads=16,
-        mlp_ratio=4,
-        time_steps=10,
-        input_levels=1,  # event counts per frame are integers already
-        sps_pool="1111",
-        t_aw=3,
-        tau_init=2,
-        nsad_u_init=2.0,
-    ),
-}
+    name: dict(zip(_PRESET_KEYS, row, strict=True))
+    for name, row in {
+        #            img  C  cls    D  L   H mlp   T  lvl  pools  T_AW tau  u_h
+        "tiny":      (8,  1, 10,  64, 1,  4,  4,  4, 16, "0010", 3,   4,  2.0),
+        "vit-4-384": (32, 3, 10, 384, 4, 12,  4,  4, 16, "0011", 3,   4,  3.0),
+        "vit-2-256": (128, 2, 10, 256, 2, 16, 4, 10,  1, "1111", 3,   2,  2.0),
+    }.items()
+}  # fmt: skip
 
 
-def model_config(name: str = "ds2ta", preset: str = "tiny", **overrides: Any) -> ModelConfig:
+def transformer_config(name: str = "ds2ta", preset: str = "tiny", **overrides: Any) -> ModelConfig:
     """Resolve a variant, a preset and overrides into a validated :class:`ModelConfig`."""
     if preset not in PRESETS:
         raise ConfigError(f"model.preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
-    known = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "preset", "extra"}
+    known = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "preset"}
     for key in overrides:
         if key not in known:
             raise ConfigError(f"model.{key}: unknown model key (known: {', '.join(sorted(known))})")

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import torch
 
-from lava_ds2ta.block import (
-    EncoderBlock,
-    Readout,
-    SpikingMLP,
-    SpikingPatchSplitting,
-    SpikingSelfAttention,
-)
+from lava_ds2ta.block import EncoderBlock
+from lava_ds2ta.block import Readout
+from lava_ds2ta.block import SpikingMLP
+from lava_ds2ta.block import SpikingPatchSplitting
+from lava_ds2ta.block import SpikingSelfAttention
 from lava_ds2ta.errors import InputError
-from lava_ds2ta.init import data_init
+from lava_ds2ta.models.config import VARIANTS
 from lava_ds2ta.models.config import ModelConfig
+from lava_ds2ta.models.config import transformer_config
+from lava_ds2ta.models.graph import GraphBuilder
+from lava_ds2ta.models.graph import Node
+from lava_ds2ta.models.registry import register_model
 
 
 class SpikingTransformer(torch.nn.Module):
@@ -55,8 +57,8 @@ class SpikingTransformer(torch.nn.Module):
             for _ in range(c.depth)
         )
         self.head = Readout(c.embed_dim, c.num_classes)
-        # Set by the data-dependent initialisation on the first training batch; saved in
-        # checkpoints so that a loaded model is never re-initialised.
+        # Set by the data-dependent initialisation (lava_ds2ta.init.data_init, called once by
+        # the trainer); saved in checkpoints so that a loaded model is never re-initialised.
         self.register_buffer("initialized", torch.tensor(False))
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,19 +92,37 @@ class SpikingTransformer(torch.nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and not self.initialized:
-            self.initialized.fill_(True)
-            data_init(self, x)
         return self.head(self.features(x))
 
-    def optimizer_param_groups(self, weight_decay: float) -> list[dict]:
-        """AdamW groups: weight decay on weight matrices only, never on TASA exponents, NSAD
-        parameters, neuron decays or biases."""
-        decay, no_decay = [], []
-        for p in self.parameters():
-            if p.requires_grad:
-                (decay if p.dim() > 1 else no_decay).append(p)
-        return [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
+    def graph(self) -> list[Node]:
+        """The exported layers in topological order (docs/hdf5-format.md lists them)."""
+        c, sps, g = self.config, self.sps, GraphBuilder()
+        x = g.add(
+            "input", "input", [], probe=(sps, "input"),
+            timeSteps=c.time_steps, inputLevels=c.input_levels,
+        )  # fmt: skip
+        following = [*sps.stages[1:], sps.rpe]
+        for i, (stage, pool) in enumerate(zip(sps.stages, sps.pool, strict=True)):
+            x = g.block(f"sps.stages.{i}", stage, [x])
+            if pool:
+                x = g.add(
+                    f"sps.pool.{i}", "spikeMaxPool", [x], probe=(following[i], "input"),
+                    kernelSize=[3, 3], stride=[2, 2], padding=[1, 1],
+                )  # fmt: skip
+        rpe = g.block("sps.rpe", sps.rpe, [x])
+        x = g.add("sps.add_rpe", "add", [x, rpe], probe=(sps, "output"))
+        for b, block in enumerate(self.blocks):
+            p, attn, mlp = f"blocks.{b}", block.attn, block.mlp
+            qkv = [g.block(f"{p}.attn.{k}", m, [x]) for k, m in (("q", attn.q), ("k", attn.k),
+                                                                 ("v", attn.v))]  # fmt: skip
+            a = g.add(f"{p}.attn", "attention", qkv, attn, (attn.attn_neuron, "output"))
+            proj = g.block(f"{p}.attn.proj", attn.proj, [a])
+            x = g.add(f"{p}.add_attn", "add", [x, proj], probe=(mlp, "input"))
+            h = g.block(f"{p}.mlp.fc2", mlp.fc2, [g.block(f"{p}.mlp.fc1", mlp.fc1, [x])])
+            x = g.add(f"{p}.add_mlp", "add", [x, h], probe=(block, "output"))
+        g.add("head", "readout", [x], self.head)
+        return g.nodes
+
+
+for _name in VARIANTS:
+    register_model(_name, transformer_config, SpikingTransformer)

@@ -1,5 +1,7 @@
 """Neurons: SLAYER CUBA LIF configured as the paper's LIF (Eq. 2-3)."""
 
-from lava_ds2ta.neuron.lif import lif_neuron, lif_params
+from lava_ds2ta.neuron.lif import export_params
+from lava_ds2ta.neuron.lif import lif_neuron
+from lava_ds2ta.neuron.lif import lif_params
 
-__all__ = ["lif_neuron", "lif_params"]
+__all__ = ["export_params", "lif_neuron", "lif_params"]

@@ -2,7 +2,7 @@
 
 ``V[t] = (1 - 1/tau_m) V[t-1] (1 - s[t-1]) + I[t]``, ``s[t] = H(V[t] - theta)``.
 
-SLAYER's CUBA neuron is a fixed-point model of Loihi's CUBA LIF (DESIGN.md section 3):
+SLAYER's CUBA neuron is a fixed-point model of Loihi's CUBA LIF (docs/fixed-point.md):
 ``current_decay = 1`` removes the current memory (``u[t] = I[t]``), ``voltage_decay = 1/tau_m``
 gives Eq. 2, reset is a hard reset to zero, states live on a 1/4096 grid (12-bit decays, 6+6 bit
 scale) and a neuron fires on ``v > vth`` in hardware integers. Normalisation is SLAYER's
@@ -17,6 +17,8 @@ from typing import Any
 
 from lava.lib.dl.slayer.neuron import cuba
 from lava.lib.dl.slayer.neuron.norm import MeanOnlyBatchNorm
+
+from lava_ds2ta.errors import ExportError
 
 
 def lif_params(
@@ -57,3 +59,13 @@ def lif_neuron(
     if num_features is not None:
         norm = functools.partial(MeanOnlyBatchNorm, num_features=num_features)
     return cuba.Neuron(**lif_params(threshold, tau_m, tau_grad, scale_grad), norm=norm)
+
+
+def export_params(neuron: cuba.Neuron) -> dict[str, Any]:
+    """The neuron's ``device_params`` (the ``neuron/`` group of a network file), after checking
+    that it is deployable: binary spikes, no persistent state, parameters shared per layer."""
+    if neuron.graded_spike or neuron.persistent_state or not neuron.shared_param:
+        raise ExportError(
+            "neuron must have binary spikes, no persistent state and shared parameters"
+        )
+    return dict(neuron.device_params)

@@ -16,10 +16,9 @@ from __future__ import annotations
 import torch
 from lava.lib.dl import slayer
 
-from lava_ds2ta.functional import attenuated_window_sum, round_ste
-
-#: Largest attenuation exponent; Loihi's weight exponent reaches down to -8.
-TAU_MAX = 8
+from lava_ds2ta.fixed_point import TAU_MAX
+from lava_ds2ta.functional import attenuated_window_sum
+from lava_ds2ta.functional import round_ste
 
 
 class TASAConv(slayer.synapse.Conv):

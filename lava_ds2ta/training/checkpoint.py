@@ -1,9 +1,9 @@
-"""Atomic checkpoint save/load: state_dicts and plain data only, never pickled modules.
+"""Training checkpoints: a model checkpoint (:mod:`lava_ds2ta.models.checkpoint`) plus the
+training state, and the check that a resumed run continues the same recipe.
 
-A checkpoint is a dict with keys ``format`` (int), ``model`` (state_dict), ``model_config`` (plain
-dict, ``create_model(**model_config)`` rebuilds the model), ``config`` (training config dict),
-``optimizer``, ``scheduler`` (state_dicts), ``epoch`` (completed epochs), ``best_acc``,
-``best_epoch``, ``history`` (list of per-epoch metric dicts) and ``rng`` (RNG states).
+Keys beyond ``format``/``model``/``model_config``: ``config`` (training config dict),
+``optimizer``, ``scheduler`` (and ``scaler`` with AMP) state dicts, ``epoch`` (completed epochs),
+``best_acc``, ``best_epoch``, ``history`` (per-epoch metric dicts) and ``rng`` (RNG states).
 """
 
 from __future__ import annotations
@@ -11,72 +11,51 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+from lava_ds2ta.errors import CheckpointError
+from lava_ds2ta.models.checkpoint import MODEL_KEYS
+from lava_ds2ta.models.checkpoint import load_checkpoint
+from lava_ds2ta.training.config import TrainConfig
 
-from lava_ds2ta.errors import Ds2taError
-from lava_ds2ta.utils.atomic import atomic_path
-
-FORMAT_VERSION = 1
-REQUIRED_KEYS = ("format", "model", "model_config", "config", "epoch", "history")
-
-
-class CheckpointError(Ds2taError):
-    """A missing, corrupt, truncated or incompatible checkpoint file."""
-
-
-def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` to ``path`` atomically (temp file in the same dir, fsync, os.replace)."""
-    path = Path(path)
-    state = {"format": FORMAT_VERSION, **state}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return path
+TRAINING_KEYS = MODEL_KEYS + ("config", "epoch", "history")
+#: Config keys that may differ between the original run and a resumed one.
+RESUME_FREE_KEYS = {
+    "output_dir",
+    "device",
+    "data.num_workers",
+    "data.eval_batch_size",
+    "data.root",
+    "data.download",
+    "data.options.cache",
+    "data.options.cache_dir",
+}
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint on CPU with ``weights_only=True``; one-line error if unusable."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # zip/unpickling errors vary between torch versions
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint that holds the whole training state (one-line error otherwise)."""
+    return load_checkpoint(path, TRAINING_KEYS)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def check_resume_compatible(current: dict[str, Any], saved: dict[str, Any], path: Path) -> None:
+    """Refuse to resume when the recipe changed (results would not match an uninterrupted run)."""
+    cur, old = _flatten(current), _flatten(saved)
+    defaults = _flatten(TrainConfig().to_dict())
+    for key in sorted(set(cur) | set(old)):
+        if key in RESUME_FREE_KEYS or cur.get(key) == old.get(key):
+            continue
+        if key not in old and key in defaults and cur[key] == defaults[key]:
+            continue  # a key added after the checkpoint was written, at its default
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({reason[:120]}); "
-            "delete it or pick another checkpoint"
-        ) from None
-    if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
-        raise CheckpointError(
-            f"checkpoint {path} is not a lava_ds2ta training checkpoint (missing keys); "
-            "delete it or pick another checkpoint"
+            f"cannot resume from {path}: '{key}' is {cur.get(key)!r} in the config but "
+            f"{old.get(key)!r} in the checkpoint; use the original config or a new --output-dir"
         )
-    if state["format"] != FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {path} has format {state['format']}, expected {FORMAT_VERSION}; "
-            "pick a checkpoint written by this version"
-        )
-    return state
-
-
-def model_from_state(state: dict[str, Any], source: str = "checkpoint") -> nn.Module:
-    """Rebuild the model of a checkpoint dict: ``create_model(**model_config)`` + state_dict,
-    in eval mode on CPU. ``source`` names the checkpoint in error messages."""
-    from lava_ds2ta.training.model_factory import create
-
-    model = create(**state["model_config"])
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{source} does not match its model config "
-            f"({str(exc).splitlines()[0][:120]}); pick another checkpoint"
-        ) from None
-    return model.eval()
-
-
-def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a checkpoint file and rebuild its model; returns ``(model (eval, CPU), state)``."""
-    state = load_checkpoint(path)
-    return model_from_state(state, f"checkpoint {path}"), state

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from lava_ds2ta.errors import Ds2taError
+from lava_ds2ta.training.config import load_config
+from lava_ds2ta.training.trainer import Trainer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,8 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     output_dir: Path | None = None
     try:
-        from lava_ds2ta.training.config import load_config
-
         overrides = list(args.overrides)
         if args.data_root:
             overrides.append(f"data.root={_yaml_str(args.data_root)}")
@@ -77,9 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.output_dir:
             cfg.output_dir = args.output_dir
         output_dir = Path(cfg.output_dir)
-
-        from lava_ds2ta.training.trainer import Trainer
-
         trainer = Trainer(
             cfg,
             resume=args.resume,

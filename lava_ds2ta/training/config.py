@@ -25,13 +25,17 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.training.model_factory import resolve_model_config
 
 
 @dataclass
@@ -218,13 +222,11 @@ def validate_model_section(m: ModelSection) -> None:
     """Check the model section with the model package's own validation (``model.<key>`` errors)."""
     _need(isinstance(m.name, str) and m.name != "", "model.name", "a model name", m.name)
     _need(isinstance(m.preset, str) and m.preset != "", "model.preset", "a preset name", m.preset)
-    from lava_ds2ta.training.model_factory import resolve_model_config
-
     resolve_model_config(m)
 
 
-def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
-    """Validate every value; with ``check_model`` the model section is checked too."""
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Validate every value, the model section with the model's own validation."""
     _validate_data(cfg.data)
     _validate_optim(cfg.optim)
     _need(_is_int(cfg.seed) and cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
@@ -241,12 +243,11 @@ def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
         "one of auto, cpu, cuda, cuda:N",
         cfg.device,
     )
-    if check_model:
-        validate_model_section(cfg.model)
+    validate_model_section(cfg.model)
     return cfg
 
 
-def config_from_dict(raw: Any, check_model: bool = True) -> TrainConfig:
+def config_from_dict(raw: Any) -> TrainConfig:
     """Build and validate a :class:`TrainConfig` from a plain (YAML-parsed) mapping."""
     if raw is None:
         raw = {}
@@ -277,7 +278,7 @@ def config_from_dict(raw: Any, check_model: bool = True) -> TrainConfig:
             if key not in known:
                 raise _unknown(f"{section}.{key}", known, f"{section}.")
         setattr(cfg, section, cls(**sub))
-    return validate(cfg, check_model=check_model)
+    return validate(cfg)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -340,9 +341,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def load_config(
-    path: str | Path, overrides: list[str] | None = None, check_model: bool = True
-) -> TrainConfig:
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Load a YAML config, apply ``--set`` overrides and validate it."""
     raw = apply_overrides(read_yaml(path), overrides or [])
-    return config_from_dict(raw, check_model=check_model)
+    return config_from_dict(raw)

@@ -119,7 +119,18 @@ class ShardSampler(Sampler[int]):
 
 def broadcast_buffers(module: torch.nn.Module) -> None:
     """Copy rank 0's buffers (running statistics, flags) to every rank."""
-    for buf in module.buffers():
+    _broadcast(module.buffers())
+
+
+def broadcast_state(module: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank (after a data-dependent init)."""
+    with torch.no_grad():
+        _broadcast(module.parameters())
+    broadcast_buffers(module)
+
+
+def _broadcast(tensors) -> None:
+    for buf in tensors:
         if buf.dtype == torch.bool:  # gloo has no bool all-reduce/broadcast
             tmp = buf.to(torch.uint8)
             dist.broadcast(tmp, src=0)

@@ -7,16 +7,11 @@ from typing import Any
 from torch import nn
 
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.models import create_model
+from lava_ds2ta.models import model_config
 
 #: Model config keys that must agree with the data set's ``info`` dict (when it has them).
 DATA_KEYS = ("num_classes", "in_channels", "img_size", "time_steps", "input_levels")
-
-
-def create(**kwargs: Any) -> nn.Module:
-    """Call :func:`lava_ds2ta.models.create_model` (imported lazily: lava-dl is slow to import)."""
-    from lava_ds2ta.models import create_model
-
-    return create_model(**kwargs)
 
 
 def _section_dict(section: Any) -> dict[str, Any]:
@@ -30,10 +25,8 @@ def _reraise(exc: ConfigError) -> ConfigError:
 
 def resolve_model_config(section: Any) -> dict[str, Any]:
     """Validate the section without building the model; return the full model config dict."""
-    from lava_ds2ta.models import model_config_from_dict
-
     try:
-        return model_config_from_dict(_section_dict(section)).to_dict()
+        return model_config(**_section_dict(section)).to_dict()
     except ConfigError as exc:
         raise _reraise(exc) from None
 
@@ -52,6 +45,6 @@ def check_data_compat(model_cfg: dict[str, Any], info: dict[str, Any], data_name
 def build_model(section: Any) -> nn.Module:
     """Build the model for a :class:`~lava_ds2ta.training.config.ModelSection` or plain dict."""
     try:
-        return create(**_section_dict(section))
+        return create_model(**_section_dict(section))
     except ConfigError as exc:
         raise _reraise(exc) from None

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import torch
+from lava.lib.dl.slayer import jitconfig
 
 from lava_ds2ta.errors import ConfigError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def _configure_cuda(device: torch.device) -> None:
     """Disable TF32 and point lava-dl's JIT at this GPU's own architecture.
 
     TF32 rounds matmul/conv inputs to 10-bit mantissas, which breaks the exact float32 sums the
-    fixed-point export relies on (DESIGN.md section 3). lava-dl's ``jitconfig`` forces
+    fixed-point export relies on (docs/fixed-point.md). lava-dl's ``jitconfig`` forces
     ``TORCH_CUDA_ARCH_LIST='8.0'`` on any GPU of compute capability >= 8, which fails on Hopper
     (9.0); it must be set to the device's own "major.minor" before the first CUDA forward.
     """
@@ -22,8 +21,6 @@ def _configure_cuda(device: torch.device) -> None:
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
     major, minor = torch.cuda.get_device_capability(device)
-    from lava.lib.dl.slayer import jitconfig
-
     jitconfig.TORCH_CUDA_ARCH_LIST = f"{major}.{minor}"
 
 

@@ -1,4 +1,8 @@
-"""PNG plots: training curves and per-layer spike counts (matplotlib, Agg backend)."""
+"""PNG plots: training curves and per-layer spike counts.
+
+Figures are drawn with matplotlib's object-oriented API (``Figure`` renders to PNG with the Agg
+canvas itself), so plotting never changes pyplot's backend: a notebook keeps its inline plots.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from lava_ds2ta.utils.atomic import atomic_path
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> None:
+    """Write ``fig`` to ``path`` as PNG, atomically."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
 
 
 def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path) -> None:
     """Loss and accuracy (train, test) per epoch, written atomically to ``path``."""
-    plt = _pyplot()
     epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = Figure(figsize=(9, 3.4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for split in ("train", "test"):
         ax_loss.plot(epochs, [row[f"{split}_loss"] for row in history], label=split)
         ax_acc.plot(epochs, [row[f"{split}_acc"] for row in history], label=split)
@@ -31,25 +35,19 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path) ->
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_layer_spikes(rows: Sequence[dict[str, Any]], path: str | Path, title: str) -> None:
     """Spikes per sample for every layer, Lava next to the reference, written to ``path``."""
-    plt = _pyplot()
     names = [row["name"] for row in rows]
     x = range(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(rows) + 2), 3.8))
+    fig = Figure(figsize=(max(6, 0.55 * len(rows) + 2), 3.8))
+    ax = fig.subplots()
     ax.bar([i - 0.2 for i in x], [row["lava_spikes"] for row in rows], 0.4, label="Lava")
     ax.bar([i + 0.2 for i in x], [row["reference_spikes"] for row in rows], 0.4, label="reference")
     ax.set_xticks(list(x), names, rotation=60, ha="right", fontsize=8)
     ax.set(ylabel="spikes per sample", title=title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)

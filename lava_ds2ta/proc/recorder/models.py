@@ -1,14 +1,16 @@
 """ProcessModels of :class:`Recorder`."""
 
 import numpy as np
-from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.decorator import implements
+from lava.magma.core.decorator import requires
+from lava.magma.core.decorator import tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from lava_ds2ta.deploy.recorder.process import Recorder
+from lava_ds2ta.proc.recorder.process import Recorder
 
 
 class AbstractRecorderModel(PyLoihiProcessModel):

@@ -1,14 +1,16 @@
 """ProcessModels of :class:`FrameSource` (fixed and floating point)."""
 
 import numpy as np
-from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.decorator import implements
+from lava.magma.core.decorator import requires
+from lava.magma.core.decorator import tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from lava_ds2ta.deploy.source.process import FrameSource
+from lava_ds2ta.proc.source.process import FrameSource
 
 
 class AbstractFrameSourceModel(PyLoihiProcessModel):

@@ -1,14 +1,18 @@
 """ProcessModels of :class:`SpikingAttention`: bit-accurate fixed point and floating point."""
 
 import numpy as np
-from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.decorator import implements
+from lava.magma.core.decorator import requires
+from lava.magma.core.decorator import tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.ports import PyInPort
+from lava.magma.core.model.py.ports import PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from lava_ds2ta.deploy.attention.process import SpikingAttention
+from lava_ds2ta.fixed_point import W_SCALE
+from lava_ds2ta.proc.attention.process import SpikingAttention
 
 
 class AbstractSpikingAttentionModel(PyLoihiProcessModel):
@@ -47,7 +51,7 @@ class PySpikingAttentionModelFixed(AbstractSpikingAttentionModel):
     v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     tables: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    unit = 64
+    unit = W_SCALE
 
     def current(self, out: np.ndarray) -> np.ndarray:
         return (out * int(self.scale)).astype(np.int32)

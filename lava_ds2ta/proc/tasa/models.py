@@ -1,14 +1,17 @@
 """ProcessModels of :class:`TASADense`: bit-accurate fixed point and floating point."""
 
 import numpy as np
-from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.decorator import implements
+from lava.magma.core.decorator import requires
+from lava.magma.core.decorator import tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.ports import PyInPort
+from lava.magma.core.model.py.ports import PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from lava_ds2ta.deploy.tasa.process import TASADense
+from lava_ds2ta.proc.tasa.process import TASADense
 
 
 class AbstractTASADenseModel(PyLoihiProcessModel):

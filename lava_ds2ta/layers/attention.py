@@ -1,0 +1,102 @@
+"""``attention``: spiking self-attention with the optional NSAD denoiser (DS2TA Eq. 6-7).
+
+``inputs = [q, k, v]``, three layers of shape ``(D, H, W)``; tokens are the ``H W`` positions in
+row-major order and channel ``h d + c`` is element ``c`` of head ``h``. Per sample, head ``h``
+and time step ``t``::
+
+    S[i, j] = sum_c Q[h d + c, i, t] K[h d + c, j, t]            (integers in [0, d])
+    A[i, j] = tables[h][S[i, j]]   (nsad)     or   S[i, j]   (none)
+    a[h d + c, i, t] = (sum_j A[i, j] V[h d + c, j, t]) 2^(6 - scaleShift)    (weight units)
+
+then a CUBA LIF (no bias). A product of two dynamic spike trains has no synapse on Loihi 2; in
+Lava it is one :class:`~lava_ds2ta.proc.attention.process.SpikingAttention` process (same step,
+no latency) feeding Lava's LIF.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lava_ds2ta.fixed_point import SCALE_SHIFT_MAX
+from lava_ds2ta.fixed_point import WEIGHT_EXP
+from lava_ds2ta.layers.base import Builder
+from lava_ds2ta.layers.base import Failure
+from lava_ds2ta.layers.base import Field
+from lava_ds2ta.layers.base import LayerSpec
+from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.cuba import NeuronLayer
+from lava_ds2ta.proc.attention.process import SpikingAttention
+
+#: Bound on NSAD table entries (the map ``A`` times ``V`` stays far inside 24 bits).
+TABLE_LIMIT = 1 << 15
+
+
+def attention_current(q, k, v, heads: int, d: int, tables, shift: int) -> np.ndarray:
+    """``(A V) 2^(6 - shift)`` with ``A = tables[h][Q_h K_h^T]`` (or ``Q_h K_h^T``) per head and
+    time step; ``q, k, v`` are ``N, D, H, W, T`` spikes; int64 result in weight units."""
+    n, _, hh, ww, t = v.shape
+    qh, kh, vh = (z.reshape(n, heads, d, hh * ww, t) for z in (q, k, v))
+    s = np.einsum("nhcit,nhcjt->nhtij", qh, kh)
+    if tables is not None:
+        tab = np.asarray(tables, np.int64)
+        s = tab[np.arange(heads).reshape(1, -1, 1, 1, 1), s]
+    out = np.einsum("nhtij,nhcjt->nhcit", s, vh).reshape(v.shape)
+    return out * (1 << (WEIGHT_EXP - shift))
+
+
+@register("attention")
+class AttentionLayer(NeuronLayer):
+    """Spiking self-attention core (``Q K^T``, NSAD lookup, ``A V``, shift) + attention LIF."""
+
+
+    num_inputs = (3, 3)
+    fields = (
+        Field("numHeads", "heads", lo=1),
+        Field("headDim", "d = D / heads", lo=1),
+        Field("scaleShift", "attention scale 2^-scaleShift (0.125 is 3)", lo=0,
+              hi=SCALE_SHIFT_MAX),  # fmt: skip
+        Field("denoiser", "'none' (Spikformer) or 'nsad' (DS2TA)", "str", choices=("none", "nsad")),
+        Field("tables", "(heads, d + 1) NSAD tables AD_h[s] (only for nsad)", "ints",
+              lo=-TABLE_LIMIT, hi=TABLE_LIMIT, required=False, dtype="int32"),  # fmt: skip
+    )
+
+    def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
+        p = layer.params
+        heads, d = int(p["numHeads"]), int(p["headDim"])
+        for j in layer.inputs:
+            if spec.layers[j].shape != tuple(layer.shape):
+                fail(f"input {j} has shape {spec.layers[j].shape}, the attention has {layer.shape}")
+        if layer.shape[0] != heads * d:
+            fail(f"{layer.shape[0]} channels are not numHeads {heads} x headDim {d}")
+        if (p["denoiser"] == "nsad") != ("tables" in p):
+            fail("NSAD tables must be present exactly when denoiser is 'nsad'")
+        if "tables" in p and np.shape(p["tables"]) != (heads, d + 1):
+            fail(f"NSAD tables have shape {np.shape(p['tables'])}, expected {(heads, d + 1)} "
+                 "(numHeads, headDim + 1)")  # fmt: skip
+
+    @staticmethod
+    def tables(layer: LayerSpec) -> np.ndarray | None:
+        return np.asarray(layer.params["tables"]) if layer.params["denoiser"] == "nsad" else None
+
+    def current(self, layer: LayerSpec, inputs: list[np.ndarray]) -> np.ndarray:
+        p = layer.params
+        return attention_current(*inputs, int(p["numHeads"]), int(p["headDim"]),
+                                 self.tables(layer), int(p["scaleShift"]))  # fmt: skip
+
+    def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
+        p = layer.params
+        att = SpikingAttention(
+            num_heads=int(p["numHeads"]),
+            head_dim=int(p["headDim"]),
+            tokens=int(np.prod(layer.shape[1:])),
+            tables=self.tables(layer),
+            scale_shift=int(p["scaleShift"]),
+            name=layer.name,
+        )
+        latency = max(s.latency for s in inputs)
+        for s, port in zip(inputs, (att.q_in, att.k_in, att.v_in), strict=True):
+            net.connect(s, port, latency)
+        net.add(att)
+        return att.a_out, latency

@@ -1,0 +1,292 @@
+"""The layer-type registry: one :class:`LayerType` per kind of layer in a network file.
+
+A layer type owns everything the pipeline knows about its layers (docs/architecture.md):
+
+=================== ===================================================================
+``fields``           the file schema: the datasets of a ``layer/<i>`` group, their ranges and
+                     meaning (:class:`Field`); the reader checks every value against them
+``check``            what the fields cannot say alone (shapes against the inputs)
+``write``            the exporter's side: validate and write the datasets of one layer
+``reference``        the integer reference step, numpy ``int64``, time aligned with PyTorch
+``build``            the Lava construction on the CPU backend (``Loihi2SimCfg``)
+=================== ===================================================================
+
+The reader (:mod:`lava_ds2ta.export.reader`), the reference simulator
+(:mod:`lava_ds2ta.export.simulate`) and the Lava builder (:mod:`lava_ds2ta.deploy.builder`) are
+short dispatchers over :data:`REGISTRY`; a new layer type is one module with one class decorated
+with :func:`register`.
+
+Layouts: reference tensors are SLAYER's ``N, C, H, W, T`` (time last); a layer's ``shape`` is
+``C, H, W`` (``(C,)`` for vectors); Lava vectors are flat in ``C, H, W`` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from typing import ClassVar
+from typing import NoReturn
+from typing import Protocol
+
+import numpy as np
+
+from lava_ds2ta.errors import ExportError
+from lava_ds2ta.errors import FormatError
+from lava_ds2ta.fixed_point import logit_scale
+
+#: The ``format`` attribute of our network files and the newest ``formatVersion`` we read/write.
+FORMAT = "lava_ds2ta.net"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LayerSpec:
+    """One layer of a network file. ``shape`` is ``C, H, W`` (``(n,)`` for vectors); ``params``
+    holds every other dataset (numpy arrays, 0-d values as Python scalars, strings as ``str``);
+    ``neuron`` the ``neuron/`` group as a dict, or ``None``."""
+
+    index: int
+    name: str
+    type: str
+    inputs: list[int]
+    shape: tuple[int, ...]
+    params: dict[str, Any]
+    neuron: dict[str, Any] | None
+
+    @property
+    def size(self) -> int:
+        """Number of neurons (or values) of the layer's output."""
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class NetworkSpec:
+    """A network file: ``version`` is ``formatVersion`` (0 for a plain lava-dl netx file),
+    ``config`` the model config dict (empty for netx), ``layers`` in topological order."""
+
+    version: int
+    config: dict[str, Any]
+    layers: list[LayerSpec]
+    path: Path | None = None
+
+    @property
+    def time_steps(self) -> int | None:
+        """Steps per sample: the input layer's ``timeSteps``, else ``config['timeSteps']`` (set
+        by the user for netx files), else ``None`` (a netx chain that is never reset)."""
+        t = self.layers[0].params.get("timeSteps", self.config.get("timeSteps"))
+        return None if t is None else int(t)
+
+    @property
+    def readout(self) -> LayerSpec | None:
+        """The ``readout`` layer, if the network has one."""
+        last = self.layers[-1]
+        return last if last.type == "readout" else None
+
+    @property
+    def logit_scale(self) -> int:
+        """The network's integer logits are ``logit_scale`` times the PyTorch model's logits
+        (``W_SCALE * tokens * T`` with a readout, 1 for a netx chain's spike counts)."""
+        readout = self.readout
+        if readout is None:
+            return 1
+        tokens = int(np.prod(self.layers[readout.inputs[0]].shape[1:]))
+        return logit_scale(tokens, self.time_steps or 1)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One dataset of a layer group.
+
+    ``kind``: ``"int"`` (an integer scalar, stored 0-d or ``(1,)``), ``"pair"`` (an integer or
+    two, ``(y, x)``), ``"ints"`` (an integer array), ``"str"`` (one of ``choices``).
+    ``lo``/``hi`` bound every element (inclusive). ``required=False`` datasets may be absent.
+    ``dtype`` is what the exporter writes (integers may be read from any numeric dtype, as netx
+    files store weights as floats, but must be finite and integral). ``optional_in_netx``: a
+    required dataset that plain lava-dl netx files may omit.
+    """
+
+    name: str
+    doc: str
+    kind: str = "int"
+    lo: int | None = None
+    hi: int | None = None
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    dtype: str = "int64"
+    optional_in_netx: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` for this dataset, or ``None``."""
+        if self.kind == "str":
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                return f"is {value!r}, expected one of {', '.join(self.choices)}"
+            return None
+        a = np.asarray(value)
+        if a.dtype.kind not in "biuf":
+            return f"is not numeric ({a.dtype})"
+        if a.dtype.kind == "f":
+            if not np.all(np.isfinite(a)):
+                return "contains NaN or infinite values"
+            if not np.array_equal(a, np.rint(a)):
+                return "holds non-integer values"
+        if self.kind == "int" and a.size != 1:
+            return f"must be one integer, has shape {a.shape}"
+        if self.kind == "pair" and a.size not in (1, 2):
+            return f"must be one or two integers (y, x), has shape {a.shape}"
+        if a.size:
+            lo, hi = a.min(), a.max()
+            if (self.lo is not None and lo < self.lo) or (self.hi is not None and hi > self.hi):
+                bad = lo if self.lo is not None and lo < self.lo else hi
+                return f"has value {bad:g} outside [{self.lo}, {self.hi}]"
+        return None
+
+
+class LayerType:
+    """Base of all layer types; subclasses set the class attributes and override methods."""
+
+    #: The ``type`` dataset value this class handles (set by :func:`register`).
+    name: ClassVar[str] = ""
+    #: The datasets of a layer group besides ``type``, ``shape``, ``name``, ``inputs``.
+    fields: ClassVar[tuple[Field, ...]] = ()
+    #: Whether the layer has a CUBA ``neuron/`` group (:mod:`lava_ds2ta.layers.cuba`).
+    has_neuron: ClassVar[bool] = False
+    #: Allowed number of inputs (our files; netx files are chains).
+    num_inputs: ClassVar[tuple[int, int]] = (1, 1)
+    #: Its output is the network's integer logits per step (the readout), not spikes.
+    logits: ClassVar[bool] = False
+
+    # ----------------------------------------------------------------------- file side
+    def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
+        """Check what the fields alone cannot (shapes against the input layers
+        ``spec.layers[j]``, ``j`` in ``layer.inputs``); report a problem with ``fail(...)``."""
+
+    def write(self, handle, shape: tuple[int, ...], **values: Any) -> None:
+        """Write ``type``, ``shape`` and this type's datasets into an HDF5 group.
+
+        ``values`` holds every field (and ``neuron``, a dict, for layers with a neuron). Values
+        are checked against :attr:`fields` first: a value outside its range raises
+        :class:`~lava_ds2ta.errors.ExportError` naming the dataset.
+        """
+        write_str(handle, "type", self.name)
+        handle.create_dataset("shape", data=np.asarray(tuple(shape), dtype=np.int64))
+        for f in self.fields:
+            if f.name not in values:
+                if f.required:
+                    raise ExportError(f"{self.name} layer: dataset {f.name!r} missing")
+                continue
+            value = values[f.name]
+            problem = f.problem(value)
+            if problem is not None:
+                raise ExportError(f"{self.name} layer: {f.name} {problem}")
+            if f.kind == "str":
+                write_str(handle, f.name, value)
+            else:
+                handle.create_dataset(f.name, data=np.asarray(value).astype(f.dtype))
+        if self.has_neuron:
+            write_neuron(handle, values["neuron"])
+
+    # ---------------------------------------------------------------------- reference
+    def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
+        """The layer's output (``N, C, H, W, T`` int64) from its inputs' outputs."""
+        raise FormatError(f"layer type {self.name!r} has no integer reference")
+
+    # --------------------------------------------------------------------------- Lava
+    def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
+        """Create the layer's Lava processes through ``net``; return its output signal."""
+        raise FormatError(f"layer type {self.name!r} cannot be deployed on Lava")
+
+
+def write_str(handle, key: str, value: str) -> None:
+    """A string dataset stored like SLAYER's ``type``: shape ``(1,)``, fixed-length ASCII."""
+    data = value.encode("ascii")
+    handle.create_dataset(key, (1,), f"S{max(len(data), 20)}", [data])
+
+
+def write_neuron(handle, neuron: dict[str, Any]) -> None:
+    """The ``neuron/`` group from a SLAYER neuron's ``device_params`` (as lava-dl writes it)."""
+    for key, value in neuron.items():
+        handle.create_dataset(f"neuron/{key}", data=value)
+
+
+class Failure:
+    """Raises a one-line :class:`FormatError` naming the file, the layer and the fix."""
+
+    def __init__(self, path: Path | None, layer: LayerSpec | int, name: str | None = None):
+        index = layer if isinstance(layer, int) else layer.index
+        name = name if name is not None else (None if isinstance(layer, int) else layer.name)
+        self.where = f"{path}: layer {index}" + (f" ({name})" if name else "")
+
+    def __call__(self, problem: str, fix: str = "re-export the network with ds2ta-export"):
+        raise FormatError(f"{self.where}: {problem}; {fix}")
+
+
+@dataclass
+class Signal:
+    """A layer's output in the Lava graph: OutPorts whose sum is the value, each with its
+    latency (the step offset at which it carries a sample's first frame), and the ``shape``."""
+
+    parts: list[tuple[Any, int]]
+    shape: tuple[int, ...]
+    #: Spikes (not graded values): Lava may carry them with ``num_message_bits = 0``.
+    binary: bool = True
+    #: The OutPort a recorder reads for this layer's spikes, if it has one.
+    probe: Any = field(default=None, repr=False)
+    #: A constant added to the value at every step that no port carries (the readout's bias).
+    step_bias: np.ndarray | None = None
+
+    @property
+    def latency(self) -> int:
+        return max(lat for _, lat in self.parts)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+class Builder(Protocol):
+    """What a layer type's ``build`` uses of the Lava graph builder
+    (:class:`lava_ds2ta.deploy.builder.NetworkBuilder`)."""
+
+    fixed: bool  # fixed_pt (integer mantissas) or floating_pt (real units)
+    period: int | None  # steps per sample; None: never reset
+    frames: np.ndarray  # the input, (C*H*W, N*T) integer levels
+    source: Any  # the FrameSource, set by the input layer
+
+    def fail(self, layer: LayerSpec, problem: str) -> NoReturn: ...
+    def add(self, *processes: Any) -> None: ...
+    def weights(self, w: np.ndarray) -> np.ndarray: ...
+    def dense(self, w: np.ndarray, x: Signal, name: str, mantissas: bool = False) -> Any: ...
+    def connect(self, signal: Signal, in_port: Any, target: int | None = None) -> None: ...
+    def reset_offset(self, latency: int) -> int: ...
+    def require_cuba(self, layer: LayerSpec, neuron: dict[str, Any] | None) -> None: ...
+    def lif(self, layer: LayerSpec, n: int, latency: int, bias: np.ndarray | None) -> Any: ...
+
+
+#: Layer type name -> the (single) instance that handles it.
+REGISTRY: dict[str, LayerType] = {}
+
+
+def register(name: str) -> Callable[[type[LayerType]], type[LayerType]]:
+    """Class decorator: ``@register("conv")`` makes ``cls`` the layer type of ``type = "conv"``
+    (one instance in :data:`REGISTRY`)."""
+
+    def decorate(cls: type[LayerType]) -> type[LayerType]:
+        cls.name = name
+        REGISTRY[name] = cls()
+        return cls
+
+    return decorate
+
+
+def layer_type(name: str) -> LayerType:
+    """The registered layer type ``name``; :class:`FormatError` listing the known ones if none."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise FormatError(
+            f"unknown layer type {name!r} (known: {', '.join(sorted(REGISTRY))}); "
+            "use a lava_ds2ta version that knows this layer type"
+        ) from None

@@ -1,0 +1,133 @@
+"""``conv``: a 2-d convolution synapse and a CUBA LIF (SLAYER's conv block; netx's ``conv``).
+
+Current in weight units, per time step, a zero-padded grouped cross-correlation (as
+``torch.nn.functional.conv2d``)::
+
+    a[n, o, y, x, t] = sum_{c, i, j} weight[o, c, i, j] in[n, c, y sy + i dy - py,
+                                                           x sx + j dx - px, t]
+
+Lava: the convolution unrolled to a ``Dense`` matrix (:mod:`lava_ds2ta.layers.unroll`), one step
+of latency, then the neurons.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lava_ds2ta.errors import ExportError
+from lava_ds2ta.fixed_point import BIAS_MAX
+from lava_ds2ta.layers.base import Builder
+from lava_ds2ta.layers.base import Failure
+from lava_ds2ta.layers.base import Field
+from lava_ds2ta.layers.base import LayerSpec
+from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.cuba import NeuronLayer
+from lava_ds2ta.layers.unroll import conv_matrix
+from lava_ds2ta.layers.unroll import conv_out_size
+
+#: netx files may store weights up to 8 bits of magnitude (Lava's sign modes), ours are even.
+WEIGHT_LIMIT = 256
+
+
+def pair(value: Any) -> tuple[int, int]:
+    """A ``kernelSize``/``stride``/``padding``/``dilation`` dataset (one or two values) as
+    ``(y, x)``."""
+    a = np.asarray(value).reshape(-1)
+    return (int(a[0]), int(a[-1]))
+
+
+def conv_weight(layer: LayerSpec) -> np.ndarray:
+    """``weight`` as ``(out, in/groups, kH, kW)`` int64 (netx files add a trailing axis)."""
+    w = np.asarray(layer.params["weight"])
+    return np.rint(w.reshape(w.shape[:4])).astype(np.int64)
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups: int) -> np.ndarray:
+    """Integer cross-correlation of ``x`` (``N, Cin, H, W, T``) with ``w``
+    (``Cout, Cin/g, kH, kW``) at every time step; int64 ``N, Cout, H', W', T``."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, _, h, wd, t = x.shape
+    cout, cg, kh, kw = w.shape
+    ho, wo = conv_out_size(h, kh, sh, ph, dh), conv_out_size(wd, kw, sw, pw, dw)
+    xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, ph), (pw, pw), (0, 0)))
+    out = np.zeros((n, cout, ho, wo, t), dtype=np.int64)
+    og = cout // groups
+    for g in range(groups):
+        xg, wg = xp[:, g * cg : (g + 1) * cg], w[g * og : (g + 1) * og].astype(np.int64)
+        for i in range(kh):
+            for j in range(kw):
+                patch = xg[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                           j * dw : j * dw + sw * (wo - 1) + 1 : sw]  # fmt: skip
+                out[:, g * og : (g + 1) * og] += np.einsum("oc,nchwt->nohwt", wg[:, :, i, j], patch)
+    return out
+
+
+@register("conv")
+class ConvLayer(NeuronLayer):
+    """Convolution + CUBA LIF; with ``kernelSize`` 1 a token-wise projection."""
+
+
+    fields = (
+        Field("inChannels", "input channels C", lo=1),
+        Field("outChannels", "output channels O", lo=1),
+        Field("kernelSize", "kernel (kH, kW)", "pair", lo=1),
+        Field("stride", "stride (sy, sx)", "pair", lo=1),
+        Field("padding", "zero padding (py, px)", "pair", lo=0),
+        Field("dilation", "dilation (dy, dx)", "pair", lo=1),
+        Field("groups", "groups g", lo=1),
+        Field("weight", "(O, C/g, kH, kW) weight mantissas (ours: even, in [-256, 254])", "ints",
+              lo=-WEIGHT_LIMIT, hi=WEIGHT_LIMIT - 1, dtype="int16"),  # fmt: skip
+        Field("bias", "(O,) per-channel bias, weight units", "ints", lo=-BIAS_MAX, hi=BIAS_MAX,
+              dtype="int32", optional_in_netx=True),  # fmt: skip
+    )
+
+    def write(self, handle, shape: tuple[int, ...], **values: Any) -> None:
+        if np.any(np.asarray(values["weight"]) % 2):
+            raise ExportError(
+                f"{self.name} layer: weights are not even 8-bit mantissas; "
+                "use the neuron's quantize_8bit pre-hook"
+            )
+        super().write(handle, shape, **values)
+
+    def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
+        p, w = layer.params, np.asarray(layer.params["weight"])
+        cin, cout, groups = int(p["inChannels"]), int(p["outChannels"]), int(p["groups"])
+        kh, kw = pair(p["kernelSize"])
+        if w.ndim not in (4, 5) or w.shape[:4] != (cout, cin // groups, kh, kw):
+            fail(f"weight has shape {w.shape}, expected {(cout, cin // groups, kh, kw)} "
+                 "(outChannels, inChannels/groups, kernelSize)")  # fmt: skip
+        if "bias" in p and np.size(p["bias"]) not in (1, cout):
+            fail(f"bias has {np.size(p['bias'])} values, expected outChannels = {cout}")
+        if spec.version > 0 and np.any(w % 2):
+            fail("weights are not even 8-bit mantissas")
+        src = spec.layers[layer.inputs[0]] if layer.inputs else None
+        if src is not None and len(src.shape) == 3:
+            c, h, wd = src.shape
+            if c != cin or cin % groups or cout % groups:
+                fail(f"inChannels {cin} (groups {groups}) does not fit the input's {c} channels")
+            (sy, sx), (py, px), (dy, dx) = (pair(p[k]) for k in ("stride", "padding", "dilation"))
+            out = (cout, conv_out_size(h, kh, sy, py, dy), conv_out_size(wd, kw, sx, px, dx))
+            if tuple(layer.shape) != out:
+                fail(f"shape {layer.shape} does not match the convolution's output {out}")
+
+    def geometry(self, layer: LayerSpec) -> tuple:
+        """``(stride, padding, dilation, groups)`` as ``(y, x)`` pairs and an int."""
+        p = layer.params
+        return (pair(p["stride"]), pair(p["padding"]), pair(p.get("dilation", 1)),
+                int(p.get("groups", 1)))  # fmt: skip
+
+    def current(self, layer: LayerSpec, inputs: list[np.ndarray]) -> np.ndarray:
+        return conv2d(inputs[0], conv_weight(layer), *self.geometry(layer))
+
+    def matrix(self, layer: LayerSpec, x: Signal) -> np.ndarray:
+        """The convolution as a dense ``(O H' W', C H W)`` integer matrix."""
+        return conv_matrix(conv_weight(layer), x.shape, *self.geometry(layer))
+
+    def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
+        (x,) = inputs
+        syn = net.dense(self.matrix(layer, x), x, f"{layer.name}.syn")
+        return syn.a_out, x.latency + 1

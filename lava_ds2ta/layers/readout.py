@@ -1,0 +1,64 @@
+"""``readout``: the classification head, a linear map of the token-and-time sum; no neuron.
+
+With ``x`` the readout's input (``N, C, H, W, T`` spike counts), per time step::
+
+    out[n, k, t] = sum_{c, y, x} weight[k, c] x[n, c, y, x, t] + H W bias[k]
+
+and the integer logits are ``sum_t out[n, k, t]``: ``logit_scale(H W, T)`` times the PyTorch
+model's logits (:func:`lava_ds2ta.fixed_point.logit_scale`). Lava: a ``Dense`` whose output is
+recorded (the ``H W bias`` term is added when the recording is read).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lava_ds2ta.fixed_point import W_MAX
+from lava_ds2ta.fixed_point import W_MIN
+from lava_ds2ta.layers.base import Builder
+from lava_ds2ta.layers.base import Failure
+from lava_ds2ta.layers.base import Field
+from lava_ds2ta.layers.base import LayerSpec
+from lava_ds2ta.layers.base import LayerType
+from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.unroll import readout_matrix
+
+
+@register("readout")
+class ReadoutLayer(LayerType):
+    """Linear readout to integer logits."""
+
+
+    logits = True
+    fields = (
+        Field("weight", "(classes, C) weight mantissas", "ints", lo=W_MIN, hi=W_MAX, dtype="int16"),
+        Field("bias", "(classes,) bias mantissas", "ints", lo=W_MIN, hi=W_MAX, dtype="int32"),
+    )
+
+    def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
+        c = spec.layers[layer.inputs[0]].shape[0]
+        w, b = np.asarray(layer.params["weight"]), np.asarray(layer.params["bias"])
+        if w.shape != (layer.shape[0], c):
+            fail(f"weight has shape {w.shape}, expected (classes, C) = {(layer.shape[0], c)}")
+        if b.shape != (layer.shape[0],):
+            fail(f"bias has shape {b.shape}, expected (classes,) = {(layer.shape[0],)}")
+
+    @staticmethod
+    def step_bias(layer: LayerSpec, in_shape: tuple[int, ...]) -> np.ndarray:
+        """``H W bias``: what the bias adds to the logits at every step."""
+        return int(np.prod(in_shape[1:])) * np.asarray(layer.params["bias"], np.int64)
+
+    def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
+        (x,) = inputs
+        w = np.asarray(layer.params["weight"], np.int64)
+        out = np.einsum("kc,nchwt->nkt", w, x.astype(np.int64))
+        return out + self.step_bias(layer, x.shape[1:-1])[None, :, None]
+
+    def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
+        (x,) = inputs
+        w = readout_matrix(np.asarray(layer.params["weight"]), x.shape)
+        syn = net.dense(w, x, layer.name, mantissas=True)  # logits in weight units
+        return Signal([(syn.a_out, x.latency + 1)], layer.shape, binary=False,
+                      step_bias=self.step_bias(layer, x.shape))  # fmt: skip
