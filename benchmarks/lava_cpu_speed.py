@@ -1,18 +1,17 @@
-"""Lava CPU speed of the tiny ``ds2ta`` deployed by our builder vs. a netx dense chain.
+"""Lava CPU speed of our deployment, each figure a ratio to a reference run in the same process.
 
-Both run in one process on Lava's CPU backend (``Loihi2SimCfg(select_tag='fixed_pt')``), the
-same number of Lava steps each (``N * T`` + pipeline depth, samples streamed back to back with
-resets every ``T`` steps). Compile time is excluded: each network first runs one warm-up step,
-then only the remaining ``run()`` calls are timed.
+All runs use Lava's CPU backend in fixed point, samples streamed back to back with resets every
+``T`` steps, no per-layer recording; the first step (compiling the graph, starting the workers)
+is excluded from the timed steps.
 
-* ours: ``create_model('ds2ta', preset='tiny')`` after 8 AdamW steps on random ``digits``
-  batches (so it has activity), exported with ``export_model``, read with ``read_network`` and
-  built by ``builder.NetworkBuilder`` for the first N ``digits`` test samples (levels from
-  ``compare.load_test_inputs``), streamed in chunks as ``runner.run_network`` does;
-* netx: a chain of lava-dl ``slayer.block.cuba.Dense`` layers whose sizes are the tiny model's
-  spiking layer sizes in order (same total neuron count), written with ``export_hdf5`` into a
-  netx file, loaded with ``netx.hdf5.Network(net_config=..., reset_interval=T)`` and fed the
-  same number of steps of random 0/1 input (20 %) from a ``RingBuffer`` source.
+1. **tiny ds2ta, shared-weight vs unrolled**: the tiny ``ds2ta`` (8 AdamW steps on ``digits``, so
+   that it has activity) on N digits test samples, built with Lava's ``Conv`` (our default) and
+   with every convolution unrolled into a dense matrix (the form before shared-weight synapses).
+2. **netx conv chain**: a lava-dl SLAYER chain ``Input -> Conv 3x3 (3->16) -> Conv 3x3 stride 2
+   (16->32) -> Conv 3x3 stride 2 (32->32) -> Flatten -> Dense (->10)`` on 3x32x32 input, written
+   with ``export_hdf5`` and run by lava-dl's own ``netx.hdf5.Network`` and by our builder (same
+   file, same random input); their output spikes are compared too.
+3. **netx dense chain**: ``Input -> Dense 784->512->512->10`` (lava-dl's mnist shape), both ways.
 
     .venv/bin/python benchmarks/lava_cpu_speed.py --samples 100
 """
@@ -27,123 +26,154 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+from lava.lib.dl import netx
+from lava.lib.dl import slayer
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc import io
 
-SPIKING = ("conv", "tasa", "spikeMaxPool", "attention")
+from lava_ds2ta import create_model
+from lava_ds2ta.data import build_datasets
+from lava_ds2ta.deploy.compare import load_test_inputs
+from lava_ds2ta.deploy.runner import run_network
+from lava_ds2ta.export import export_model
+from lava_ds2ta.export import read_network
+from lava_ds2ta.init import data_init
+from lava_ds2ta.training.optim import param_groups
+
+NEURON = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03, "requires_grad": False}
 
 
-def trained_tiny_model(steps: int = 8) -> torch.nn.Module:
-    from lava_ds2ta import create_model
-    from lava_ds2ta.data import build_datasets
-    from lava_ds2ta.init import data_init
-
+def tiny_ds2ta(tmp: Path, steps: int = 8) -> Path:
     torch.manual_seed(0)
     model = create_model("ds2ta", preset="tiny")
     train, _, _ = build_datasets("digits")
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(train), (32,)).tolist()
-        xs, ys = zip(*(train[i] for i in idx), strict=True)
-        x = torch.stack([torch.as_tensor(v) for v in xs]).float()
-        y = torch.as_tensor([int(v) for v in ys])
-        if not model.initialized:
-            data_init(model, x)
+    x = torch.stack([torch.as_tensor(train[i][0]) for i in range(256)]).float()
+    y = torch.tensor([int(train[i][1]) for i in range(256)])
+    data_init(model, x[:32])
+    opt = torch.optim.AdamW(param_groups(model, 0.01), lr=1e-3)
+    for step in range(steps):
+        idx = torch.arange(step * 32, step * 32 + 32) % 256
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
+        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
         opt.step()
-    return model.eval()
+    return export_model(model.eval(), tmp / "tiny_ds2ta.net")
 
 
-def timed_run(proc, num_steps: int, chunk: int, cfg) -> float:
-    """Run ``proc``'s network ``num_steps`` steps: 1 untimed warm-up step (compiles), then the
-    rest in ``chunk``-step ``run()`` calls, timed. Always stopped."""
-    from lava.magma.core.run_conditions import RunSteps
-
-    try:
-        proc.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
-        done, start = 1, time.perf_counter()
-        while done < num_steps:
-            steps = min(chunk, num_steps - done)
-            proc.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
-            done += steps
-        return time.perf_counter() - start
-    finally:
-        proc.stop()
+def slayer_chain(blocks: list, x: torch.Tensor, path: Path) -> Path:
+    """Export SLAYER ``blocks`` (after a forward pass on ``x``, which fixes their shapes)."""
+    with torch.no_grad():
+        for block in blocks:
+            x = block(x)
+    with h5py.File(path, "w") as f:
+        group = f.create_group("layer")
+        for i, block in enumerate(blocks):
+            block.export_hdf5(group.create_group(str(i)))
+    return path
 
 
-def ours(samples: int, tmp: Path, cfg) -> tuple[int, float, list[int], int, int]:
-    """(timed steps, seconds, spiking layer sizes, processes, T) of our deployed tiny ds2ta."""
-    from lava_ds2ta.deploy.builder import NetworkBuilder
-    from lava_ds2ta.deploy.compare import load_test_inputs
-    from lava_ds2ta.deploy.runner import to_frames
-    from lava_ds2ta.export.reader import read_network
-    from lava_ds2ta.export.writer import export_model
-
-    path = export_model(trained_tiny_model(), tmp / "tiny_ds2ta.net")
-    spec = read_network(path)
-    inputs, _ = load_test_inputs(spec, "digits", samples)
-    levels = inputs["levels"]
-    t = levels.shape[-1]
-    sizes = [int(np.prod(layer.shape)) for layer in spec.layers if layer.type in SPIKING]
-    net = NetworkBuilder(spec, to_frames(levels.astype(np.int64)), tmp, "fixed_pt").build()
-    seconds = timed_run(net.source, net.num_steps, 20 * t, cfg)
-    return net.num_steps - 1, seconds, sizes, len(net.processes), t
-
-
-def netx_chain(sizes: list[int], n_in: int, num_steps: int, t: int, tmp: Path, cfg):
-    """(timed steps, seconds, processes) of a netx chain of SLAYER CUBA Dense layers."""
-    from lava.lib.dl import netx
-    from lava.lib.dl import slayer
-    from lava.proc import io
-
-    params = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03}
-    dims = [n_in, *sizes]
+def conv_chain(tmp: Path) -> Path:
+    torch.manual_seed(0)
     blocks = [
-        slayer.block.cuba.Dense(params, a, b, weight_scale=2, weight_norm=False)
+        slayer.block.cuba.Input(NEURON, weight=1, bias=0),
+        slayer.block.cuba.Conv(NEURON, 3, 16, 3, padding=1, weight_scale=3, weight_norm=False),
+        slayer.block.cuba.Conv(NEURON, 16, 32, 3, stride=2, padding=1, weight_scale=3,
+                               weight_norm=False),  # fmt: skip
+        slayer.block.cuba.Conv(NEURON, 32, 32, 3, stride=2, padding=1, weight_scale=3,
+                               weight_norm=False),  # fmt: skip
+        slayer.block.cuba.Flatten(),
+        slayer.block.cuba.Dense(NEURON, 32 * 8 * 8, 10, weight_scale=3, weight_norm=False),
+    ]
+    return slayer_chain(blocks, (torch.rand(1, 3, 32, 32, 4) < 0.3).float(), tmp / "conv.net")
+
+
+def dense_chain(tmp: Path) -> Path:
+    torch.manual_seed(0)
+    dims = [784, 512, 512, 10]
+    blocks = [slayer.block.cuba.Input(NEURON, weight=1, bias=0)] + [
+        slayer.block.cuba.Dense(NEURON, a, b, weight_scale=2, weight_norm=False)
         for a, b in zip(dims[:-1], dims[1:], strict=True)
     ]
-    x = (torch.rand(1, n_in, t) < 0.2).float()
-    with torch.no_grad():
-        for block in blocks:  # a forward pass fixes the neuron shapes that export writes
-            x = block(x)
-    path = tmp / "dense_chain.net"
-    with h5py.File(path, "w") as f:
-        layer = f.create_group("layer")
-        for i, block in enumerate(blocks):
-            block.export_hdf5(layer.create_group(str(i)))
+    return slayer_chain(blocks, (torch.rand(1, 784, 4) < 0.2).float(), tmp / "dense.net")
+
+
+def run_netx(path: Path, x: np.ndarray, t: int) -> tuple[float, int, np.ndarray]:
+    """lava-dl's netx on ``x`` (``N, C, H, W, T``): (seconds after the first step, timed steps,
+    last layer spikes ``(neurons, N*T)``), the input fed to the input neuron as netx's tutorials
+    do (``a_in`` of the input layer, its ``weight`` applied)."""
+    n, c, h, w, _ = x.shape
     net = netx.hdf5.Network(net_config=str(path), reset_interval=t)
     try:
-        rng = np.random.default_rng(0)
-        data = (rng.random((n_in, num_steps + 1)) < 0.2).astype(np.int32)
-        source = io.source.RingBuffer(data=data)
-        source.s_out.connect(net.inp)
-        seconds = timed_run(net, num_steps + 1, 20 * t, cfg)
+        first = net.net_config["layer"][0]
+        weight = int(np.asarray(first["weight"]).reshape(-1)[0]) if "weight" in first.keys() else 64
+        data = (weight * x).transpose(3, 2, 1, 0, 4).reshape(w * h * c, n * t)
+        depth = len(net.layers) - 1
+        data = np.concatenate([data, np.zeros((data.shape[0], depth))], axis=1)
+        source = io.source.RingBuffer(data=data.reshape(*net.in_layer.neuron.a_in.shape, -1)
+                                      .astype(np.int32))  # fmt: skip
+        source.s_out.connect(net.in_layer.neuron.a_in)
+        sink = io.sink.RingBuffer(shape=net.layers[-1].out.shape, buffer=data.shape[1])
+        net.layers[-1].out.connect(sink.a_in)
+        cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        try:
+            net.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+            start = time.perf_counter()
+            net.run(condition=RunSteps(num_steps=data.shape[1] - 1), run_cfg=cfg)
+            seconds = time.perf_counter() - start
+            out = sink.data.get()
+        finally:
+            net.stop()
     finally:
         net.net_config.f.close()
-    return num_steps, seconds, 1 + 2 * len(blocks)
+    return seconds, data.shape[1] - 1, out[..., depth : depth + n * t]
+
+
+def run_ours(path: Path, x: np.ndarray, t: int, synapses: str = "conv"):
+    spec = read_network(path)
+    spec.config["timeSteps"] = t
+    result = run_network(spec, x, "fixed_pt", synapses=synapses)
+    return result.seconds, result.num_steps - 1, result
+
+
+def line(name: str, seconds: float, steps: int, ref: float | None = None) -> float:
+    rate = steps / seconds
+    ratio = f"  ratio {rate / ref:6.3f}" if ref else "  (reference)"
+    print(f"  {name:<34} {steps:5d} steps {seconds:7.2f} s {rate:8.1f} steps/s{ratio}")
+    return rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100)
     args = parser.parse_args()
-    from lava.magma.core.run_configs import Loihi2SimCfg
-
-    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    rng = np.random.default_rng(0)
+    t = 4
     with tempfile.TemporaryDirectory() as tmp:
-        steps, sec, sizes, procs, t = ours(args.samples, Path(tmp), cfg)
-        n_steps, n_sec, n_procs = netx_chain(sizes, 64, steps, t, Path(tmp), cfg)
-    print(
-        f"{args.samples} samples x T={t}; spiking layers {sizes} ({sum(sizes)} neurons); "
-        "compile excluded"
-    )
-    print(f"{'network':<22} {'procs':>5} {'steps':>6} {'s':>7} {'steps/s':>8} {'samples/s':>9}")
-    rows = (("ours (tiny ds2ta)", procs, steps, sec), ("netx dense chain", n_procs, n_steps, n_sec))
-    rates = []
-    for name, p, s, secs in rows:
-        rates.append(s / secs)
-        print(f"{name:<22} {p:5d} {s:6d} {secs:7.2f} {s / secs:8.1f} {s / secs / t:9.2f}")
-    print(f"ratio ours/netx (steps/s): {rates[0] / rates[1]:.3f}")
+        tmp = Path(tmp)
+        path = tiny_ds2ta(tmp)
+        spec = read_network(path)
+        levels = load_test_inputs(spec, "digits", args.samples)[0]["levels"]
+        print(f"1. tiny ds2ta, {args.samples} digits test samples, T={t}")
+        unrolled = run_ours(path, levels, t, "unrolled")
+        ref = line("unrolled dense matrices", *unrolled[:2])
+        line("shared-weight Conv (default)", *run_ours(path, levels, t)[:2], ref)
+
+        x = (rng.random((args.samples // 4 or 1, 3, 32, 32, t)) < 0.3).astype(np.int64)
+        print(f"2. netx conv chain 3x32x32 -> 16 -> 32 -> 32 -> 10, {len(x)} samples")
+        conv = conv_chain(tmp)
+        n_sec, n_steps, n_out = run_netx(conv, x, t)
+        ref = line("lava-dl netx (Lava's Conv models)", n_sec, n_steps)
+        ours = run_ours(conv, x, t)
+        line("ours (same file)", *ours[:2], ref)
+        counts = n_out.reshape(n_out.shape[0], len(x), t).sum(-1).T
+        print(f"  last-layer spike counts equal: {np.array_equal(counts, ours[2].logits)}")
+
+        x = (rng.random((args.samples, 784, 1, 1, t)) < 0.2).astype(np.int64)
+        print(f"3. netx dense chain 784 -> 512 -> 512 -> 10, {len(x)} samples")
+        dense = dense_chain(tmp)
+        n_sec, n_steps, _ = run_netx(dense, x, t)
+        ref = line("lava-dl netx", n_sec, n_steps)
+        line("ours (same file)", *run_ours(dense, x, t)[:2], ref)
 
 
 if __name__ == "__main__":

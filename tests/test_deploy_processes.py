@@ -16,6 +16,7 @@ from lava.proc.io.sink import RingBuffer
 from lava_ds2ta.block import Readout
 from lava_ds2ta.block import SpikingConv
 from lava_ds2ta.block import SpikingSelfAttention
+from lava_ds2ta.deploy.runner import from_lava
 from lava_ds2ta.deploy.runner import run_network
 from lava_ds2ta.deploy.runner import to_frames
 from lava_ds2ta.export.reader import LayerSpec
@@ -23,10 +24,9 @@ from lava_ds2ta.export.reader import NetworkSpec
 from lava_ds2ta.fixed_point import synapse_weight_int
 from lava_ds2ta.fixed_point import to_int
 from lava_ds2ta.functional import spike_maxpool
-from lava_ds2ta.layers.unroll import conv_matrix
 from lava_ds2ta.proc.attention.process import SpikingAttention
 from lava_ds2ta.proc.source.process import FrameSource
-from lava_ds2ta.proc.tasa.process import TASADense
+from lava_ds2ta.proc.tasa.process import TASAConv
 
 T = 4
 NEURON = dict(threshold=1.0, tau_m=2.0)
@@ -37,7 +37,7 @@ def run_process(sources: list[np.ndarray], make, steps: int, out_shape: int) -> 
     srcs = [FrameSource(frames=f) for f in sources]
     proc = make(*[s.s_out for s in srcs])
     sink = RingBuffer(shape=(out_shape,), buffer=steps)
-    proc.a_out.connect(sink.a_in)
+    proc.a_out.flatten().connect(sink.a_in)
     try:
         srcs[0].run(
             condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt")
@@ -45,11 +45,6 @@ def run_process(sources: list[np.ndarray], make, steps: int, out_shape: int) -> 
         return np.rint(sink.data.get()).astype(np.int64)
     finally:
         srcs[0].stop()
-
-
-def per_sample(rec: np.ndarray, latency: int, n: int) -> np.ndarray:
-    """(neurons, steps) -> (n, neurons, T) starting at ``latency``."""
-    return rec[:, latency : latency + n * T].reshape(rec.shape[0], n, T).transpose(1, 0, 2)
 
 
 def trained_conv(block: SpikingConv, x: torch.Tensor) -> SpikingConv:
@@ -100,15 +95,17 @@ def test_tasa_process_equals_tasa_synapse(graded):
     with torch.no_grad():
         block.synapse.weight.uniform_(-2, 2)
         expected = (block.synapse(x) * 64).round().long().numpy()  # N, C, H, W, T weight units
-    w = conv_matrix(synapse_weight_int(block.synapse), (6, 2, 2))
+    # Lava's layout: (C_out, kX, kY, C_in), a true convolution (1x1 here: no flip to see).
+    w = synapse_weight_int(block.synapse).transpose(0, 3, 2, 1)
 
     def wired_tasa(s_out):
-        tasa = TASADense(weights=w, tau=2, window=3, reset_interval=T, reset_offset=1)
-        s_out.connect(tasa.s_in)
+        tasa = TASAConv(weight=w, input_shape=(2, 2, 6), tau=2, window=3, reset_interval=T,
+                        reset_offset=1)  # fmt: skip
+        s_out.reshape((2, 2, 6)).connect(tasa.s_in)
         return tasa
 
-    rec = run_process([to_frames(x.long().numpy())], wired_tasa, 3 * T + 1, w.shape[0])
-    got = per_sample(rec, 1, 3).reshape(3, 5, 2, 2, T)  # Dense-like: output one step later
+    rec = run_process([to_frames(x.long().numpy())], wired_tasa, 3 * T + 1, 20)
+    got = from_lava(rec[:, 1 : 1 + 3 * T], (5, 2, 2), 3, T)  # Conv-like: output one step later
     np.testing.assert_array_equal(got, expected)
 
 
@@ -133,7 +130,7 @@ def test_attention_process_equals_spiking_attention(nsad):
         2 * T,
         16 * 9,
     )
-    np.testing.assert_array_equal(per_sample(rec, 0, 2).reshape(2, 16, 3, 3, T), expected)
+    np.testing.assert_array_equal(from_lava(rec, (16, 3, 3), 2, T), expected)
 
 
 def _wired_attention(q_out, k_out, v_out, tables):

@@ -11,13 +11,16 @@ import numpy as np
 import pytest
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.conv.process import Conv
 from lava.proc.io.sink import RingBuffer
 
+from lava_ds2ta.proc.add.process import AlignedSum
 from lava_ds2ta.proc.attention.process import SpikingAttention
+from lava_ds2ta.proc.conv.models import FAST_MODELS
 from lava_ds2ta.proc.delay.process import SpikeDelay
 from lava_ds2ta.proc.recorder.process import Recorder
 from lava_ds2ta.proc.source.process import FrameSource
-from lava_ds2ta.proc.tasa.process import TASADense
+from lava_ds2ta.proc.tasa.process import TASAConv
 
 TAGS = ["fixed_pt", "floating_pt"]
 STEPS = 12
@@ -34,7 +37,7 @@ def _run(sources: list[np.ndarray], make, n_out: int, tag: str) -> np.ndarray:
     proc = make(*[s.s_out for s in srcs])
     sink = RingBuffer(shape=(n_out,), buffer=STEPS)
     out = proc.a_out if hasattr(proc, "a_out") else proc.s_out
-    out.connect(sink.a_in)
+    out.flatten().connect(sink.a_in)
     try:
         srcs[0].run(condition=RunSteps(num_steps=STEPS), run_cfg=Loihi2SimCfg(select_tag=tag))
         return sink.data.get()
@@ -120,10 +123,11 @@ def test_tasa_dense_taps_and_reset(tag):
     w = rng.integers(-128, 127, (3, 5)) * 2
     x = _frames(rng, 5, tag)
 
-    def make(s):
-        tasa = TASADense(weights=w if fixed else w / 1.0, tau=2, window=3, reset_interval=4,
-                         reset_offset=1)  # fmt: skip
-        s.connect(tasa.s_in)
+    def make(s):  # a 1x1 map of 5 channels: the convolution is the matrix product w @ s
+        lava_w = w[:, None, None, :]
+        tasa = TASAConv(weight=lava_w if fixed else lava_w / 1.0, input_shape=(1, 1, 5), tau=2,
+                        window=3, reset_interval=4, reset_offset=1)  # fmt: skip
+        s.reshape((1, 1, 5)).connect(tasa.s_in)
         return tasa
 
     got = _run([x], make, 3, tag)
@@ -138,10 +142,11 @@ def test_tasa_dense_taps_and_reset(tag):
 def _attention_reference(q, k, v, heads, d, tables, shift, fixed):
     out = []
     for t in range(q.shape[1]):
-        qh, kh, vh = (z[:, t].reshape(heads, d, -1) for z in (q, k, v))
-        s = np.einsum("hci,hcj->hij", qh, kh).astype(np.int64)
+        # flat W, H, C vectors: token-major, channel h d + c fastest
+        qh, kh, vh = (z[:, t].reshape(-1, heads, d) for z in (q, k, v))
+        s = np.einsum("ihc,jhc->hij", qh, kh).astype(np.int64)
         a = np.stack([tables[h][s[h]] for h in range(heads)]) if tables is not None else s
-        av = np.einsum("hij,hcj->hci", a, vh).reshape(-1)
+        av = np.einsum("hij,jhc->ihc", a, vh).reshape(-1)
         out.append(av * 2 ** (6 - shift) if fixed else av * 2.0**-shift)
     return np.stack(out, axis=1)
 
@@ -163,3 +168,59 @@ def test_spiking_attention_products_lookup_and_shift(tag, nsad):
     got = _run([q, k, v], make, n, tag)
     want = _attention_reference(q, k, v, heads, d, tables, 3, tag == "fixed_pt")
     np.testing.assert_array_equal(got, want)  # exact in both: powers of two
+
+
+@pytest.mark.parametrize("tag", TAGS)
+@pytest.mark.parametrize("delay", [0, 2])
+def test_aligned_sum_delays_the_first_input(tag, delay):
+    rng = np.random.default_rng(4 + delay)
+    a, b = _frames(rng, 6, tag), _frames(rng, 6, tag)
+
+    def make(ao, bo):
+        s = AlignedSum(shape=(6,), delay=delay)
+        return _wire(s, (ao, s.a_in), (bo, s.b_in))
+
+    got = _run([a, b], make, 6, tag)
+    want = b.copy()
+    want[:, delay:] += a[:, : STEPS - delay]
+    np.testing.assert_array_equal(got, want)
+
+
+CONV_CASES = [  # (X, Y, C, O, kX, kY, stride, padding, dilation, groups)
+    (6, 5, 4, 6, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (8, 7, 4, 8, 3, 2, (2, 1), (1, 0), (1, 2), 2),
+    (6, 6, 4, 4, 3, 3, (2, 2), (1, 1), (1, 1), 4),  # depthwise, as the spike max-pool
+    (4, 4, 6, 5, 1, 1, (1, 1), (0, 0), (1, 1), 1),  # a token-wise projection
+]
+
+
+@pytest.mark.parametrize("tag", TAGS)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_fast_conv_models_equal_lavas_own(tag, case):
+    """Our BLAS models of Lava's ``Conv`` compute what Lava's own models compute (graded input,
+    24 message bits), step for step."""
+    x_, y_, c, o, kx, ky, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(sum(case[:6]))
+    weight = rng.integers(-128, 128, (o, kx, ky, c // groups)) * 2
+    frames = _frames(rng, x_ * y_ * c, tag)
+    outs = []
+    for models in (None, FAST_MODELS[tag]):
+        src = FrameSource(frames=frames)
+        conv = Conv(weight=weight if tag == "fixed_pt" else weight / 64.0, input_shape=(x_, y_, c),
+                    stride=stride, padding=padding, dilation=dilation, groups=groups,
+                    num_message_bits=24)  # fmt: skip
+        src.s_out.reshape((x_, y_, c)).connect(conv.s_in)
+        sink = RingBuffer(shape=(int(np.prod(conv.a_out.shape)),), buffer=STEPS)
+        conv.a_out.flatten().connect(sink.a_in)
+        cfg = Loihi2SimCfg(select_tag=tag, exception_proc_model_map=models or {})
+        try:
+            src.run(condition=RunSteps(num_steps=STEPS), run_cfg=cfg)
+            outs.append(sink.data.get())
+        finally:
+            src.stop()
+    lava, ours = outs
+    assert np.abs(lava).max() > 0
+    if tag == "fixed_pt":
+        np.testing.assert_array_equal(ours, lava)
+    else:
+        np.testing.assert_allclose(ours, lava, rtol=1e-12, atol=1e-9)

@@ -1,10 +1,13 @@
 """``ds2ta-run-cpu``: run an exported network on Lava's CPU backend (``Loihi2SimCfg``).
 
     ds2ta-run-cpu model.net --data digits [--samples N] [--tag fixed_pt|floating_pt]
-                  [--checkpoint CKPT] [--report report.json]
+                  [--checkpoint CKPT] [--report report.json] [--data-root DIR]
+                  [--synapses conv|unrolled] [--max-memory GIB] [--no-spikes]
 
-Prints accuracy, agreement with the trained PyTorch model (eval mode), spikes per layer and
-Lava steps per second, and writes a JSON report. Exit codes: 0 ok, 2 user error.
+Before Lava starts, prints the synapse memory the graph allocates (and refuses a build over
+``--max-memory``); then accuracy, agreement with the trained PyTorch model (eval mode), spikes per
+layer and Lava steps per second, and writes a JSON report and a PNG. Exit codes: 0 ok, 2 user
+error.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from lava_ds2ta.deploy.builder import SYNAPSES
 from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
+from lava_ds2ta.deploy.unroll import format_bytes
 from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.utils.atomic import write_text_atomic
 from lava_ds2ta.utils.cli import add_debug_flag
@@ -30,7 +35,12 @@ from lava_ds2ta.utils.plots import plot_layer_spikes
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ds2ta-run-cpu", description=__doc__.split("\n")[0])
     p.add_argument("network", help="exported network (ds2ta-export CHECKPOINT -o model.net)")
-    p.add_argument("--data", default="digits", help="data set (test split) to stream")
+    p.add_argument(
+        "--data", default="digits",
+        help="data set whose test split is streamed: digits, dvs-digits (embedded), cifar10, "
+        "cifar100, dvsgesture, cifar10dvs (read from --data-root)",
+    )  # fmt: skip
+    p.add_argument("--data-root", help="folder holding the real data sets (default ./data)")
     p.add_argument("--samples", type=int, default=None, help="first N test samples (default all)")
     p.add_argument("--tag", choices=("fixed_pt", "floating_pt"), default="fixed_pt")
     p.add_argument(
@@ -43,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
         "--no-spikes", action="store_true", help="do not record per-layer spikes (faster)"
     )
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--synapses", choices=SYNAPSES, default="conv",
+        help="conv: Lava's shared-weight Conv (memory grows with the kernel; default); "
+        "unrolled: dense matrices (memory grows with the image; small maps only)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-memory", type=float, default=None, metavar="GIB",
+        help="refuse to build when the synapses would take more than GIB gibibytes",
+    )  # fmt: skip
     add_debug_flag(p)
     return p
 
@@ -52,15 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(lambda: print(run(args)["summary"]), args.debug)
 
 
+def memory_line(spec, net) -> str:
+    """The synapse memory the built network allocates, in total and its largest layer."""
+    total = sum(net.memory.values())
+    i = max(net.memory, key=net.memory.get)
+    return (
+        f"built {len(net.processes)} Lava processes: synapse memory {format_bytes(total)} "
+        f"(largest: layer {i} {spec.layers[i].name}, {format_bytes(net.memory[i])})"
+    )
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     spec = read_network(args.network)
-    x, y = load_test_inputs(spec, args.data, args.samples)
+    x, y = load_test_inputs(spec, args.data, args.samples, args.data_root)
+    limit = None if args.max_memory is None else int(args.max_memory * 2**30)
     result = run_network(
         spec,
         x["levels"],
         args.tag,
         record=not args.no_spikes,
         progress=not args.no_progress and sys.stderr.isatty(),
+        synapses=args.synapses,
+        max_memory=limit,
+        on_build=lambda net: print(memory_line(spec, net), flush=True),
     )
     pred = result.predictions
     report: dict[str, Any] = {
@@ -71,9 +104,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "accuracy": float((pred == y).mean()),
         "lava_steps": result.num_steps,
         "lava_seconds": result.seconds,
+        "lava_startup_seconds": result.startup_seconds,
         "steps_per_second": result.steps_per_second,
-        "samples_per_second": len(y) / result.seconds,
+        "samples_per_second": result.steps_per_second / spec.time_steps,
         "processes": result.num_processes,
+        "synapses": args.synapses,
+        "synapse_memory_bytes": {spec.layers[i].name: b for i, b in result.memory.items()},
     }
     report.update(compare_with_torch(spec, x, result, args.checkpoint))
     report["reference_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())

@@ -17,15 +17,22 @@ from lava_ds2ta.export.simulate import simulate
 from lava_ds2ta.models import load_model
 
 
-def load_test_inputs(spec, data: str, samples: int | None) -> tuple[dict[str, Any], np.ndarray]:
-    """The test split of ``data`` as float inputs and as the integer levels Lava receives.
+def load_test_inputs(
+    spec, data: str, samples: int | None, root: str | None = None
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The test split of ``data`` (the first ``samples``) as float inputs and as the integer
+    levels Lava receives; real data sets are read from ``root`` (default ``./data``), with the
+    network's input grid (``img_size``, ``time_steps``, ``input_levels`` of its config).
 
     Returns ``({"float": tensor N, C, H, W[, T], "levels": int64 N, C, H, W, T}, labels)``.
     """
-    _, test, _ = build_datasets(data)
-    n = len(test) if samples is None else min(samples, len(test))
-    if n < 1:
+    if samples is not None and samples < 1:
         raise InputError(f"--samples must be >= 1, got {samples}")
+    kw: dict[str, Any] = {"root": root}
+    if samples is not None:
+        kw["subset"] = samples
+    _, test, _ = build_datasets(data, model=spec.config, **kw)
+    n = len(test) if samples is None else min(samples, len(test))
     xs, ys = zip(*(test[i] for i in range(n)), strict=True)
     x = torch.stack([torch.as_tensor(v) for v in xs]).float()
     shape = tuple(int(s) for s in spec.layers[0].shape)
@@ -34,8 +41,7 @@ def load_test_inputs(spec, data: str, samples: int | None) -> tuple[dict[str, An
             f"data set {data!r} has inputs of shape {tuple(x.shape[1:])}, the network expects "
             f"{shape} (C, H, W): export a model trained on {data!r} or pick matching data"
         )
-    steps = int(spec.layers[0].params["timeSteps"])
-    frames = x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, steps)
+    frames = x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, spec.time_steps)
     return {"float": x, "levels": input_levels(spec, frames.numpy())}, np.asarray(
         [int(v) for v in ys]
     )

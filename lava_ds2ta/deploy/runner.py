@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -14,7 +15,13 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from tqdm import tqdm
 
+from lava_ds2ta.deploy.builder import LavaNetwork
 from lava_ds2ta.deploy.builder import NetworkBuilder
+from lava_ds2ta.proc.conv.models import FAST_MODELS
+
+#: The run is split into about this many ``run()`` calls after the first step, whole samples
+#: each, so that the progress bar over samples moves.
+PROGRESS_UPDATES = 20
 
 
 @dataclass
@@ -24,8 +31,10 @@ class LavaResult:
     logits: np.ndarray  # (N, classes) in integer units: logit_scale(tokens, T) * model logits
     spikes: dict[int, np.ndarray] = field(default_factory=dict)
     num_steps: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of every step but the first
     num_processes: int = 0
+    startup_seconds: float = 0.0  # compiling the graph, starting the workers, the first step
+    memory: dict[int, int] = field(default_factory=dict)  # synapse bytes per layer index
 
     @property
     def predictions(self) -> np.ndarray:
@@ -33,7 +42,8 @@ class LavaResult:
 
     @property
     def steps_per_second(self) -> float:
-        return self.num_steps / self.seconds if self.seconds else float("nan")
+        """Steps per second after the first (which compiles the graph and starts Lava)."""
+        return (self.num_steps - 1) / self.seconds if self.seconds else float("nan")
 
 
 def stop_runtime(process, failed: bool) -> None:
@@ -57,14 +67,20 @@ def stop_runtime(process, failed: bool) -> None:
 
 
 def to_frames(x_levels: np.ndarray) -> np.ndarray:
-    """``(N, C, H, W, T)`` input levels -> ``(C*H*W, N*T)``, samples back to back."""
+    """``(N, C, H, W, T)`` input levels -> ``(W*H*C, N*T)``: every frame flat in Lava's
+    ``W, H, C`` order, samples back to back."""
     n, c, h, w, t = x_levels.shape
-    return np.ascontiguousarray(x_levels.transpose(1, 2, 3, 0, 4).reshape(c * h * w, n * t))
+    return np.ascontiguousarray(x_levels.transpose(3, 2, 1, 0, 4).reshape(w * h * c, n * t))
 
 
-def _per_sample(data: np.ndarray, latency: int, n: int, t: int) -> np.ndarray:
-    """Ring-buffer columns of ``n`` samples of ``t`` steps starting at ``latency``."""
-    return data[:, latency : latency + n * t].reshape(data.shape[0], n, t)
+def from_lava(data: np.ndarray, shape: tuple[int, ...], n: int, t: int) -> np.ndarray:
+    """Recorded ``(neurons, N*T)`` columns of a layer of ``shape`` (``C, H, W`` or ``(n,)``;
+    Lava's flat ``W, H, C`` order) -> SLAYER ``(N, *shape, T)``."""
+    s = data.reshape(data.shape[0], n, t)
+    if len(shape) == 3:
+        c, h, w = shape
+        return s.reshape(w, h, c, n, t).transpose(3, 2, 1, 0, 4)
+    return s.transpose(1, 0, 2).reshape((n, *shape, t))
 
 
 def run_network(
@@ -73,30 +89,38 @@ def run_network(
     tag: str = "fixed_pt",
     record: bool = False,
     progress: bool = False,
-    chunk_samples: int = 20,
+    synapses: str = "conv",
+    max_memory: int | None = None,
+    on_build: Callable[[LavaNetwork], None] | None = None,
 ) -> LavaResult:
     """Stream ``x_levels`` (``N, C, H, W, T`` integer input levels) through Lava.
 
-    The network is compiled once; samples follow each other every T steps. The run is always
-    stopped, also on error, so no ``/dev/shm`` segments are left behind.
+    The network is compiled once; samples follow each other every T steps. Convolutions are
+    Lava's ``Conv`` processes run by our exact BLAS models (:data:`FAST_MODELS`); ``synapses``
+    and ``max_memory`` go to :class:`NetworkBuilder`; ``on_build`` sees the built network before
+    Lava starts. The run is always stopped, also on error, so no ``/dev/shm`` segments are left
+    behind. The first step (compiling the graph, starting the workers) is timed apart.
     """
     n, _, _, _, t = x_levels.shape
     workdir = Path(tempfile.mkdtemp(prefix="lava_ds2ta_run_"))
     try:
         frames = to_frames(x_levels.astype(np.int64))
-        net = NetworkBuilder(spec, frames, workdir, tag, record).build()
-        return _run(net, n, t, tag, progress, chunk_samples)
+        net = NetworkBuilder(spec, frames, workdir, tag, record, synapses, max_memory).build()
+        if on_build is not None:
+            on_build(net)
+        return _run(net, n, t, tag, progress)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(net, n: int, t: int, tag: str, progress: bool, chunk_samples: int) -> LavaResult:
-    cfg = Loihi2SimCfg(select_tag=tag)
-    chunk = max(1, chunk_samples) * t
-    start = time.perf_counter()
+def _run(net, n: int, t: int, tag: str, progress: bool) -> LavaResult:
+    cfg = Loihi2SimCfg(select_tag=tag, exception_proc_model_map=FAST_MODELS[tag])
+    chunk = t * max(1, -(-n // PROGRESS_UPDATES))
     ran = False
     try:
-        done = 0
+        started = time.perf_counter()
+        net.source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        start, done = time.perf_counter(), 1
         with tqdm(total=n, unit="sample", disable=not progress, desc=f"lava {tag}") as bar:
             while done < net.num_steps:
                 steps = min(chunk, net.num_steps - done)
@@ -106,15 +130,21 @@ def _run(net, n: int, t: int, tag: str, progress: bool, chunk_samples: int) -> L
                 bar.refresh()
         ran = True
         seconds = time.perf_counter() - start
-        rec = _per_sample(np.load(net.output), net.output_latency, n, t).sum(axis=2)
-        logits = rec.T + t * net.step_bias[None, :]
+        out = _window(net.output, net.output_latency, n, t)
+        logits = from_lava(out, net.output_shape, n, t).reshape(n, -1, t).sum(axis=-1)
+        logits = logits + t * net.step_bias[None, :]
         spikes = {}
         for index, (path, latency, shape) in net.spikes.items():
-            s = _per_sample(np.load(path), latency, n, t)  # (C*H*W, N, T)
-            spikes[index] = s.transpose(1, 0, 2).reshape((n, *shape, t))
+            spikes[index] = from_lava(_window(path, latency, n, t), shape, n, t)
     finally:
         stop_runtime(net.source, failed=not ran)
     if tag == "fixed_pt":
         logits = np.rint(logits).astype(np.int64)
         spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}
-    return LavaResult(logits, spikes, net.num_steps, seconds, len(net.processes))
+    return LavaResult(logits, spikes, net.num_steps, seconds, len(net.processes),
+                      startup_seconds=start - started, memory=net.memory)  # fmt: skip
+
+
+def _window(path: Path, latency: int, n: int, t: int) -> np.ndarray:
+    """The ``n * t`` recorded columns of a sample stream that starts at ``latency``."""
+    return np.load(path)[:, latency : latency + n * t]

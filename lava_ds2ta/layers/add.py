@@ -1,8 +1,9 @@
 """``add``: the integer sum of two or more layers (residual connections), no neuron.
 
 The residual stream of a transformer holds spike counts, not binary spikes, and the layers that
-read it receive graded integer inputs. Lava: no process; every OutPort of the summands connects
-to each consumer's InPort and Lava sums them (paths are first aligned to the same latency).
+read it receive graded integer inputs. Lava: one :class:`~lava_ds2ta.proc.add.process.AlignedSum`
+per pair of summands, which delays the earlier one so that both are the same time step of the
+sample, and adds them in the step they arrive (no latency).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
+from lava_ds2ta.proc.add.process import AlignedSum
 
 
 @register("add")
@@ -33,5 +35,13 @@ class AddLayer(LayerType):
         return sum(inputs[1:], inputs[0].copy())
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
-        parts = [part for s in inputs for part in s.parts]
-        return Signal(parts, layer.shape, binary=False)
+        total = inputs[0]
+        for i, term in enumerate(inputs[1:], start=1):
+            early, late = sorted((total, term), key=lambda s: s.latency)
+            proc = AlignedSum(shape=(layer.size,), delay=late.latency - early.latency,
+                              name=f"{layer.name}.{i}")  # fmt: skip
+            net.connect(early, proc.a_in)
+            net.connect(late, proc.b_in)
+            net.add(proc)
+            total = Signal([(proc.s_out, late.latency)], layer.shape, binary=False)
+        return total

@@ -6,13 +6,15 @@ Current in weight units, per time step, a zero-padded grouped cross-correlation 
     a[n, o, y, x, t] = sum_{c, i, j} weight[o, c, i, j] in[n, c, y sy + i dy - py,
                                                            x sx + j dx - px, t]
 
-Lava: the convolution unrolled to a ``Dense`` matrix (:mod:`lava_ds2ta.layers.unroll`), one step
+Lava: Lava's own shared-weight ``Conv`` process (weights stored once per kernel, as Loihi 2's
+conv synapses store them; on the CPU our exact BLAS model, :mod:`lava_ds2ta.proc.conv`), one step
 of latency, then the neurons.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,11 +28,19 @@ from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.cuba import NeuronLayer
-from lava_ds2ta.layers.unroll import conv_matrix
-from lava_ds2ta.layers.unroll import conv_out_size
+from lava_ds2ta.proc.conv.kernel import out_size
 
 #: netx files may store weights up to 8 bits of magnitude (Lava's sign modes), ours are even.
 WEIGHT_LIMIT = 256
+
+
+class ConvGeometry(NamedTuple):
+    """``stride``, ``padding``, ``dilation`` as ``(y, x)`` pairs and ``groups``."""
+
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
 
 
 def pair(value: Any) -> tuple[int, int]:
@@ -46,13 +56,20 @@ def conv_weight(layer: LayerSpec) -> np.ndarray:
     return np.rint(w.reshape(w.shape[:4])).astype(np.int64)
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups: int) -> np.ndarray:
+def conv_output_shape(in_shape, weight_shape, geometry: ConvGeometry) -> tuple[int, int, int]:
+    """``(O, H', W')`` of a convolution of a ``(C, H, W)`` input."""
+    (sy, sx), (py, px), (dy, dx), _ = geometry
+    o, _, kh, kw = weight_shape
+    return (o, out_size(in_shape[1], kh, sy, py, dy), out_size(in_shape[2], kw, sx, px, dx))
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     """Integer cross-correlation of ``x`` (``N, Cin, H, W, T``) with ``w``
     (``Cout, Cin/g, kH, kW``) at every time step; int64 ``N, Cout, H', W', T``."""
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    n, _, h, wd, t = x.shape
+    (sh, sw), (ph, pw), (dh, dw), groups = geometry
+    n, _, _, _, t = x.shape
     cout, cg, kh, kw = w.shape
-    ho, wo = conv_out_size(h, kh, sh, ph, dh), conv_out_size(wd, kw, sw, pw, dw)
+    _, ho, wo = conv_output_shape(x.shape[1:4], w.shape, geometry)
     xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (ph, ph), (pw, pw), (0, 0)))
     out = np.zeros((n, cout, ho, wo, t), dtype=np.int64)
     og = cout // groups
@@ -109,25 +126,20 @@ class ConvLayer(NeuronLayer):
             c, h, wd = src.shape
             if c != cin or cin % groups or cout % groups:
                 fail(f"inChannels {cin} (groups {groups}) does not fit the input's {c} channels")
-            (sy, sx), (py, px), (dy, dx) = (pair(p[k]) for k in ("stride", "padding", "dilation"))
-            out = (cout, conv_out_size(h, kh, sy, py, dy), conv_out_size(wd, kw, sx, px, dx))
+            out = conv_output_shape(src.shape, (cout, cin // groups, kh, kw), self.geometry(layer))
             if tuple(layer.shape) != out:
                 fail(f"shape {layer.shape} does not match the convolution's output {out}")
 
-    def geometry(self, layer: LayerSpec) -> tuple:
-        """``(stride, padding, dilation, groups)`` as ``(y, x)`` pairs and an int."""
+    @staticmethod
+    def geometry(layer: LayerSpec) -> ConvGeometry:
         p = layer.params
-        return (pair(p["stride"]), pair(p["padding"]), pair(p.get("dilation", 1)),
-                int(p.get("groups", 1)))  # fmt: skip
+        return ConvGeometry(pair(p["stride"]), pair(p["padding"]), pair(p.get("dilation", 1)),
+                            int(p.get("groups", 1)))  # fmt: skip
 
     def current(self, layer: LayerSpec, inputs: list[np.ndarray]) -> np.ndarray:
-        return conv2d(inputs[0], conv_weight(layer), *self.geometry(layer))
-
-    def matrix(self, layer: LayerSpec, x: Signal) -> np.ndarray:
-        """The convolution as a dense ``(O H' W', C H W)`` integer matrix."""
-        return conv_matrix(conv_weight(layer), x.shape, *self.geometry(layer))
+        return conv2d(inputs[0], conv_weight(layer), self.geometry(layer))
 
     def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
         (x,) = inputs
-        syn = net.dense(self.matrix(layer, x), x, f"{layer.name}.syn")
-        return syn.a_out, x.latency + 1
+        port, _ = net.conv(layer, conv_weight(layer), x, self.geometry(layer))
+        return port, x.latency + 1

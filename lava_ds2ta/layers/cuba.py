@@ -119,10 +119,10 @@ def lava_lif(
     Fixed point follows netx's mapping: ``du = iDecay - 1`` (Lava adds one), ``dv = vDecay``,
     ``vth = vThMant``, ``bias_mant = bias`` with ``bias_exp = 6``. Floating point uses real
     units: decays ``/ 4096``, threshold and bias ``/ 64``. ``bias`` is per neuron (``n``) or
-    per channel (repeated over the ``H W`` positions of flat ``C, H, W`` vectors).
+    per channel (the same for every position of flat ``W, H, C`` vectors: channels vary fastest).
     """
     b = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
-    b = np.repeat(b, n // b.size) if b.size != n else b
+    b = np.tile(b, n // b.size) if b.size != n else b
     if fixed:
         params: dict[str, Any] = dict(
             du=int(neuron["iDecay"]) - 1,

@@ -1,7 +1,7 @@
 """``flatten`` (netx): a ``C, H, W`` map seen as a vector of ``C H W`` neurons; no process.
 
-Our Lava vectors are already flat in ``C, H, W`` order, which is netx's
-``transpose([2, 1, 0]).flatten()`` of its ``W, H, C`` neurons, so nothing is built.
+As netx does, the map's Lava ports (flat in ``W, H, C`` order) reach the next layer through a
+virtual ``transpose([2, 1, 0]).flatten()``, so the vector is in PyTorch's ``C, H, W`` order.
 """
 
 from __future__ import annotations
@@ -33,4 +33,8 @@ class FlattenLayer(LayerType):
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs
-        return Signal(list(x.parts), (x.size,), binary=x.binary, probe=x.probe)
+        if len(x.shape) != 3:
+            return Signal(list(x.parts), (x.size,), binary=x.binary)
+        c, h, w = x.shape
+        parts = [(p.reshape((w, h, c)).transpose([2, 1, 0]).flatten(), lat) for p, lat in x.parts]
+        return Signal(parts, (x.size,), binary=x.binary)

@@ -2,8 +2,8 @@
 
 Per time step and channel, the maximum over each ``kernelSize`` window with zero ``padding``
 (output size ``floor((H + 2p - k) / s) + 1``). The input is binary spikes, so this is a logical
-OR, which Lava computes exactly as a sum-pool (``Dense``) into memoryless ``LIF`` neurons whose
-threshold is below one spike.
+OR, which Lava computes exactly as a sum-pool (a depthwise ``Conv`` of ones) into memoryless
+``LIF`` neurons whose threshold is below one spike.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.conv import ConvGeometry
+from lava_ds2ta.layers.conv import conv_output_shape
 from lava_ds2ta.layers.conv import pair
-from lava_ds2ta.layers.unroll import conv_out_size
-from lava_ds2ta.layers.unroll import pool_matrix
 
 
 def spike_maxpool(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
@@ -51,23 +51,29 @@ class SpikeMaxPoolLayer(LayerType):
     )
 
     def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
-        c, h, w = spec.layers[layer.inputs[0]].shape
-        (kh, kw), (sy, sx), (py, px) = self.windows(layer)
-        out = (c, conv_out_size(h, kh, sy, py), conv_out_size(w, kw, sx, px))
+        src = spec.layers[layer.inputs[0]].shape
+        out = conv_output_shape(src, self.ones(layer, src[0]).shape, self.geometry(layer, src[0]))
         if tuple(layer.shape) != out:
             fail(f"shape {layer.shape} does not match the pooled input {out}")
 
     @staticmethod
-    def windows(layer: LayerSpec):
-        """``(kernel, stride, padding)`` as ``(y, x)`` pairs."""
-        return tuple(pair(layer.params[k]) for k in ("kernelSize", "stride", "padding"))
+    def ones(layer: LayerSpec, channels: int) -> np.ndarray:
+        """The sum-pool as a depthwise convolution kernel of ones ``(C, 1, kH, kW)``."""
+        return np.ones((channels, 1, *pair(layer.params["kernelSize"])), np.int64)
+
+    @staticmethod
+    def geometry(layer: LayerSpec, channels: int) -> ConvGeometry:
+        p = layer.params
+        return ConvGeometry(pair(p["stride"]), pair(p["padding"]), (1, 1), channels)
 
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
-        return spike_maxpool(inputs[0], *self.windows(layer))
+        p = layer.params
+        return spike_maxpool(inputs[0], *(pair(p[k]) for k in ("kernelSize", "stride", "padding")))
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs
-        syn = net.dense(pool_matrix(x.shape, *self.windows(layer)), x, f"{layer.name}.syn")
+        c = x.shape[0]
+        port, _ = net.conv(layer, self.ones(layer, c), x, self.geometry(layer, c))
         # No current or voltage memory (decays of one), fires on v > 0: an OR of the window.
         n = layer.size
         if net.fixed:
@@ -75,5 +81,5 @@ class SpikeMaxPoolLayer(LayerType):
         else:
             lif = LIF(shape=(n,), du=1.0, dv=1.0, vth=0.0, name=layer.name)
         net.add(lif)
-        syn.a_out.connect(lif.a_in)
+        port.connect(lif.a_in)
         return Signal([(lif.s_out, x.latency + 1)], layer.shape, probe=lif.s_out)

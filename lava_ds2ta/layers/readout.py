@@ -6,7 +6,8 @@ With ``x`` the readout's input (``N, C, H, W, T`` spike counts), per time step::
 
 and the integer logits are ``sum_t out[n, k, t]``: ``logit_scale(H W, T)`` times the PyTorch
 model's logits (:func:`lava_ds2ta.fixed_point.logit_scale`). Lava: a ``Dense`` whose output is
-recorded (the ``H W bias`` term is added when the recording is read).
+recorded (the ``H W bias`` term is added when the recording is read). The token sum before it is
+a depthwise ``Conv`` of ones over the grid, so no matrix grows with the image.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
-from lava_ds2ta.layers.unroll import readout_matrix
+from lava_ds2ta.layers.conv import ConvGeometry
 
 
 @register("readout")
@@ -58,7 +59,13 @@ class ReadoutLayer(LayerType):
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs
-        w = readout_matrix(np.asarray(layer.params["weight"]), x.shape)
-        syn = net.dense(w, x, layer.name, mantissas=True)  # logits in weight units
-        return Signal([(syn.a_out, x.latency + 1)], layer.shape, binary=False,
+        c, h, w = x.shape
+        # The token sum: a depthwise convolution of ones over the whole grid, then the weights.
+        ones = np.ones((c, 1, h, w), np.int64)
+        geometry = ConvGeometry((1, 1), (0, 0), (1, 1), c)
+        tokens, _ = net.conv(layer, ones, x, geometry, mantissas=True)  # a plain sum
+        summed = Signal([(tokens, x.latency + 1)], (c, 1, 1), binary=False)
+        weight = np.asarray(layer.params["weight"])
+        syn = net.dense(layer, weight, summed, mantissas=True)  # logits in weight units
+        return Signal([(syn.a_out, x.latency + 2)], layer.shape, binary=False,
                       step_bias=self.step_bias(layer, x.shape))  # fmt: skip

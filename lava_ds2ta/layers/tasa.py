@@ -7,7 +7,8 @@ current, the TASA current sums power-of-two attenuated taps of the same weights:
 
 ``floor(z / 2^k)`` is an arithmetic right shift (Lava's ``Dense`` weight-exponent semantics). On
 Loihi each tap is a replica of the weights with weight exponent ``-tau m`` and a delay of ``m``
-steps. Lava: one :class:`~lava_ds2ta.proc.tasa.process.TASADense` process holding every tap.
+steps. Lava: one :class:`~lava_ds2ta.proc.tasa.process.TASAConv` process holding every tap on
+one copy of the shared convolution weights.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.conv import ConvLayer
-from lava_ds2ta.proc.tasa.process import TASADense
+from lava_ds2ta.layers.conv import conv_weight
 
 
 def tasa_window(c: np.ndarray, tau: int, window: int) -> np.ndarray:
@@ -50,14 +51,6 @@ class TASALayer(ConvLayer):
 
     def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
         (x,) = inputs
-        syn = TASADense(
-            weights=net.weights(self.matrix(layer, x)),
-            tau=int(layer.params["tau"]),
-            window=int(layer.params["window"]),
-            reset_interval=net.period,
-            reset_offset=net.reset_offset(x.latency),
-            name=f"{layer.name}.syn",
-        )
-        net.connect(x, syn.s_in)
-        net.add(syn)
-        return syn.a_out, x.latency + 1
+        taps = (int(layer.params["tau"]), int(layer.params["window"]))
+        port, _ = net.conv(layer, conv_weight(layer), x, self.geometry(layer), taps=taps)
+        return port, x.latency + 1

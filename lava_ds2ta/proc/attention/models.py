@@ -26,14 +26,14 @@ class AbstractSpikingAttentionModel(PyLoihiProcessModel):
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
-        self.geometry = (proc_params["num_heads"], proc_params["head_dim"], proc_params["tokens"])
+        self.geometry = (proc_params["tokens"], proc_params["num_heads"], proc_params["head_dim"])
         self.scale = self.unit * 2.0 ** -int(proc_params["scale_shift"])
 
     def run_spk(self) -> None:
         q, k, v = (p.recv().reshape(self.geometry) for p in (self.q_in, self.k_in, self.v_in))
-        s = np.einsum("hci,hcj->hij", q.astype(np.int64), k.astype(np.int64))
+        s = np.einsum("ihc,jhc->hij", q.astype(np.int64), k.astype(np.int64))
         a = np.take_along_axis(self.tables, s.reshape(s.shape[0], -1), axis=1).reshape(s.shape)
-        out = np.einsum("hij,hcj->hci", a, v.astype(np.int64))
+        out = np.einsum("hij,jhc->ihc", a, v.astype(np.int64))
         self.a_out.send(self.current(out).reshape(-1))
 
     def current(self, out: np.ndarray) -> np.ndarray:

@@ -13,8 +13,9 @@ class SpikingAttention(AbstractProcess):
     """``a = 2^-shift * AD_h[Q_h K_h^T] V_h`` per head and time step, in the same step.
 
     A product of two dynamic spike trains has no native synapse on Loihi 2; this process is
-    meant for the embedded CPU. Q, K and V arrive as flat ``C, H, W`` vectors of ``D x tokens``
-    binary spikes; the output is the input current of the attention LIF, in 8-bit weight units
+    meant for the embedded CPU. Q, K and V arrive as flat vectors of ``tokens x D`` binary spikes
+    in Lava's ``W, H, C`` order (channel ``h d + c`` of a token is element ``c`` of head ``h``);
+    the output, in the same order, is the input current of the attention LIF, in 8-bit weight units
     (fixed point: ``out * 2^(6 - shift)``) or real units (floating point: ``out * 2^-shift``).
 
     Parameters
