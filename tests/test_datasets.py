@@ -3,6 +3,7 @@ formats: torchvision's CIFAR pickles, tonic's DVSGesture folders, CIFAR10-DVS th
 aedat4 reader. One training step through each shipped config's real data path with the model
 shrunk by overrides; one-line errors for missing or incomplete data folders."""
 
+import json
 import pickle
 from pathlib import Path
 
@@ -351,3 +352,34 @@ def test_amp_on_cpu_warns_and_trains_in_float32(tmp_path):
     trainer.fit()
     assert logs[0] == "warning: optim.amp needs CUDA; training in float32 on cpu"
     assert trainer.engine.scaler is None
+
+
+# ----------------------------------------------------------------------------- Lava on real splits
+@pytest.mark.parametrize(
+    "data, preset, writer",
+    [("cifar10", "vit-4-384", "cifar"), ("dvsgesture", "vit-2-256", "gesture")],
+)
+def test_run_cpu_streams_real_test_splits(data, preset, writer, tmp_path, no_md5, capsys):
+    """``ds2ta-run-cpu --data cifar10|dvsgesture --data-root``: the training loaders on the
+    network's input grid, the first N test samples, every layer exact."""
+    from lava_ds2ta import create_model
+    from lava_ds2ta.deploy.cli import main as run_cpu
+    from lava_ds2ta.export import export_model
+    from lava_ds2ta.init import data_init
+
+    root = tmp_path / "data"
+    write_cifar(root, hundred=False) if writer == "cifar" else write_gesture(root)
+    torch.manual_seed(0)
+    model = create_model("ds2ta", preset=preset, embed_dim=16, num_heads=2, depth=1, mlp_ratio=1)
+    c = model.config
+    frames = (c.time_steps,) if data != "cifar10" else ()
+    shape = (4, c.in_channels, c.img_size, c.img_size, *frames)
+    data_init(model, (torch.rand(shape) < 0.2).float())
+    net = export_model(model.eval(), tmp_path / "m.net")
+    report = tmp_path / "r.json"
+    argv = [str(net), "--data", data, "--data-root", str(root), "--samples", "2",
+            "--report", str(report), "--no-progress"]  # fmt: skip
+    assert run_cpu(argv) == 0, capsys.readouterr().err
+    out = json.loads(report.read_text())
+    assert out["samples"] == 2 and out["logit_agreement"] == 1.0
+    assert all(row["exact"] for row in out["layers"]) and len(out["layers"]) > 8
