@@ -40,14 +40,16 @@ from lava_ds2ta.training.model_factory import resolve_model_config
 
 @dataclass
 class ModelSection:
-    """Model name, preset and free overrides forwarded to ``create_model``."""
+    """Model name, preset (``None``: the family's default) and free overrides forwarded to
+    ``create_model``."""
 
     name: str = "ds2ta"
-    preset: str = "tiny"
+    preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "preset": self.preset, **self.overrides}
+        preset = {} if self.preset is None else {"preset": self.preset}
+        return {"name": self.name, **preset, **self.overrides}
 
 
 @dataclass
@@ -221,7 +223,12 @@ def _validate_optim(o: OptimSection) -> None:
 def validate_model_section(m: ModelSection) -> None:
     """Check the model section with the model package's own validation (``model.<key>`` errors)."""
     _need(isinstance(m.name, str) and m.name != "", "model.name", "a model name", m.name)
-    _need(isinstance(m.preset, str) and m.preset != "", "model.preset", "a preset name", m.preset)
+    _need(
+        m.preset is None or (isinstance(m.preset, str) and m.preset != ""),
+        "model.preset",
+        "a preset name",
+        m.preset,
+    )
     resolve_model_config(m)
 
 
