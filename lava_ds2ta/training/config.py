@@ -7,7 +7,7 @@ Layout of a config file::
              root: null, download: false, options: {<data set options, e.g. nda: true>}}
     optim:  {lr: 1.0e-3, weight_decay: 0.01, epochs: 40, warmup_epochs: 2, min_lr: 0.0,
              label_smoothing: 0.1, mixup_alpha: 0.0, cutmix_alpha: 0.0, mix_prob: 1.0,
-             grad_clip: 1.0, amp: false}
+             grad_clip: 1.0, amp: false, loss: ce}
 
 ``data.batch_size`` is the global batch: under ``torchrun`` each of the W processes loads
 ``batch_size / W`` samples per step. ``optim.amp`` turns on CUDA mixed precision (float16
@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.training.loss import LOSSES
 from lava_ds2ta.training.model_factory import resolve_model_config
 
 
@@ -85,6 +86,7 @@ class OptimSection:
     mix_prob: float = 1.0
     grad_clip: float = 0.0  # max global grad norm; 0 disables clipping
     amp: bool = False  # CUDA mixed precision for training steps (ignored with a warning on CPU)
+    loss: str = "ce"  # ce (cross-entropy) | mse (on one-hot targets, MA-SNN's)
 
 
 @dataclass
@@ -205,6 +207,7 @@ def _validate_optim(o: OptimSection) -> None:
         o.warmup_epochs,
     )
     _need(isinstance(o.amp, bool), "optim.amp", "true or false", o.amp)
+    _need(o.loss in LOSSES, "optim.loss", f"one of {', '.join(LOSSES)}", o.loss)
     _need(o.min_lr <= o.lr, "optim.min_lr", f"<= optim.lr ({o.lr})", o.min_lr)
     _need(
         _is_num(o.label_smoothing) and 0 <= o.label_smoothing < 1,
