@@ -43,8 +43,10 @@ def test_the_paper_3conv_and_5conv_nets():
     c = create_model("ma_snn_3conv").config
     assert (c.in_channels, c.channels, c.kernel_size, c.pools, c.fc, c.num_classes) == (
         2, [64, 128, 128], 3, [1, 2, 2], [256], 11)  # fmt: skip
-    assert (c.img_size, c.time_steps, c.t_ratio, c.c_ratio, c.sa_kernel) == (32, 60, 5, 8, 7)
+    assert (c.img_size, c.time_steps, c.t_ratio, c.c_ratio, c.sa_kernel) == (32, 60, 5, 16, 7)
     assert c.feature_size == 8  # FC input 128 x 8 x 8
+    ca = sum(trainable(create_model("ma_snn_3conv", attention="CA")).values())
+    assert ca - sum(trainable(create_model("ma_snn_3conv")).values()) == 4608  # Table 5, CBAM
     c = create_model("ma_snn_5conv").config
     assert (c.channels, c.pools, c.fc, c.img_size, c.time_steps) == (
         [128] * 5, [2] * 5, [512], 128, 20)  # fmt: skip

@@ -90,8 +90,14 @@ class ModelConfig:
         return self.img_size // 2 ** self.sps_pool.count("1")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict that :func:`create_model` turns back into the same model."""
-        return dataclasses.asdict(self)
+        """Plain dict that :func:`create_model` turns back into the same model. Without gates on
+        the patch splitting its three keys are left out, so checkpoints and network files stay
+        value for value what versions before the option wrote."""
+        values = dataclasses.asdict(self)
+        if self.sps_attention == "none":
+            for key in ("sps_attention", "sps_t_ratio", "sps_c_ratio"):
+                del values[key]
+        return values
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid key."""
