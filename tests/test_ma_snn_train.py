@@ -173,6 +173,15 @@ def test_gesture_clips(tmp_path):
         build_datasets("dvsgesture", root=str(tmp_path), dt_ms=0)
 
 
+def test_dvs_digits_config_is_the_documented_recipe():
+    cfg = load_config(CONFIGS / "ma_snn_dvs_digits.yaml")
+    model = create_model(**cfg.model.to_dict())
+    c = model.config
+    assert (c.name, c.attention, c.time_steps, c.img_size, c.channels, c.fc) == (
+        "ma_snn_dvs_digits", "TCSA", 10, 16, [16, 32, 32], [64])  # fmt: skip
+    assert (cfg.data.name, cfg.optim.loss, cfg.optim.epochs) == ("dvs-digits", "mse", 12)
+
+
 def test_loss_key_is_validated():
     with pytest.raises(Exception, match="optim.loss"):
         config_from_dict({"optim": {"loss": "hinge"}})
