@@ -120,3 +120,25 @@ def test_gradients_reach_every_gate_through_time():
     for name, p in neuron.named_parameters():
         if "gate" in name or name.startswith(("temporal", "channel", "spatial")):
             assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_plugs_into_slayers_conv_and_dense_blocks():
+    """``GatedLIF`` is a ``cuba.Neuron``: it replaces the neuron of a SLAYER block; without gates
+    the block computes what it computed before."""
+    from lava.lib.dl import slayer
+
+    params = {"threshold": 1.0, "current_decay": 1.0, "voltage_decay": 0.5}
+    conv = slayer.block.cuba.Conv(params, 2, 4, 3, padding=1, delay_shift=False)
+    dense = slayer.block.cuba.Dense(params, 16, 6, delay_shift=False)
+    x = torch.poisson(torch.full((2, 2, 5, 5, 12), 1.0))
+    xd = torch.poisson(torch.full((2, 16, 12), 1.0))
+    want = conv(x), dense(xd)
+    conv.neuron, dense.neuron = GatedLIF(None), GatedLIF(None)
+    assert torch.equal(conv(x), want[0]) and torch.equal(dense(xd), want[1])
+    conv.neuron = GatedLIF(None, channel=ChannelGate(4, 2), spatial=SpatialGate(3))
+    dense.neuron = GatedLIF(None, temporal=TemporalGate(12, 4))
+    for block, inp in ((conv, x), (dense, xd)):
+        out = block(inp)
+        out.sum().backward()
+        assert out.shape == want[0 if block is conv else 1].shape
+        assert block.synapse.weight.grad.abs().sum() > 0
