@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from lava_ds2ta.block.ma import attention_dims
 from lava_ds2ta.errors import ConfigError
 from lava_ds2ta.fixed_point import SCALE_SHIFT_MAX
 from lava_ds2ta.fixed_point import TAU_MAX
@@ -64,6 +65,13 @@ class ModelConfig:
     tau_grad: float = 0.01
     scale_grad: float = 10.0
     """Width (x 100 x threshold) and peak scale of SLAYER's surrogate gradient."""
+    sps_attention: str = "none"
+    """MA-SNN gates on the patch-splitting stages: ``none``, ``TA``, ..., ``TCSA``
+    (docs/ma-snn.md); training only for now (not in the network file yet)."""
+    sps_t_ratio: int = 2
+    """TA's MLP ``T -> T / sps_t_ratio -> T`` on the patch-splitting stages."""
+    sps_c_ratio: int = 8
+    """CA's MLP ``C -> C / sps_c_ratio -> C`` on the patch-splitting stages."""
 
     @property
     def use_tasa(self) -> bool:
@@ -82,8 +90,14 @@ class ModelConfig:
         return self.img_size // 2 ** self.sps_pool.count("1")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict that :func:`create_model` turns back into the same model."""
-        return dataclasses.asdict(self)
+        """Plain dict that :func:`create_model` turns back into the same model. Without gates on
+        the patch splitting its three keys are left out, so checkpoints and network files stay
+        value for value what versions before the option wrote."""
+        values = dataclasses.asdict(self)
+        if self.sps_attention == "none":
+            for key in ("sps_attention", "sps_t_ratio", "sps_c_ratio"):
+                del values[key]
+        return values
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid key."""
@@ -101,11 +115,14 @@ class ModelConfig:
             "mlp_ratio",
             "time_steps",
             "t_aw",
+            "sps_t_ratio",
+            "sps_c_ratio",
         )
         for key in positive:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"model.{key}: must be an integer >= 1, got {value!r}")
+        attention_dims(self.sps_attention, "model.sps_attention")
         if self.embed_dim % self.num_heads:
             raise ConfigError(
                 f"model.num_heads: {self.num_heads} heads do not divide embed_dim {self.embed_dim}"
@@ -166,8 +183,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def transformer_config(name: str = "ds2ta", preset: str = "tiny", **overrides: Any) -> ModelConfig:
-    """Resolve a variant, a preset and overrides into a validated :class:`ModelConfig`."""
+def transformer_config(
+    name: str = "ds2ta", preset: str | None = None, **overrides: Any
+) -> ModelConfig:
+    """Resolve a variant, a preset (``None``: ``tiny``) and overrides into a validated
+    :class:`ModelConfig`."""
+    preset = "tiny" if preset is None else preset
     if preset not in PRESETS:
         raise ConfigError(f"model.preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     known = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "preset"}

@@ -7,7 +7,7 @@ Layout of a config file::
              root: null, download: false, options: {<data set options, e.g. nda: true>}}
     optim:  {lr: 1.0e-3, weight_decay: 0.01, epochs: 40, warmup_epochs: 2, min_lr: 0.0,
              label_smoothing: 0.1, mixup_alpha: 0.0, cutmix_alpha: 0.0, mix_prob: 1.0,
-             grad_clip: 1.0, amp: false}
+             grad_clip: 1.0, amp: false, loss: ce}
 
 ``data.batch_size`` is the global batch: under ``torchrun`` each of the W processes loads
 ``batch_size / W`` samples per step. ``optim.amp`` turns on CUDA mixed precision (float16
@@ -35,19 +35,22 @@ from typing import Any
 import yaml
 
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.training.loss import LOSSES
 from lava_ds2ta.training.model_factory import resolve_model_config
 
 
 @dataclass
 class ModelSection:
-    """Model name, preset and free overrides forwarded to ``create_model``."""
+    """Model name, preset (``None``: the family's default) and free overrides forwarded to
+    ``create_model``."""
 
     name: str = "ds2ta"
-    preset: str = "tiny"
+    preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "preset": self.preset, **self.overrides}
+        preset = {} if self.preset is None else {"preset": self.preset}
+        return {"name": self.name, **preset, **self.overrides}
 
 
 @dataclass
@@ -83,6 +86,7 @@ class OptimSection:
     mix_prob: float = 1.0
     grad_clip: float = 0.0  # max global grad norm; 0 disables clipping
     amp: bool = False  # CUDA mixed precision for training steps (ignored with a warning on CPU)
+    loss: str = "ce"  # ce (cross-entropy) | mse (on one-hot targets, MA-SNN's)
 
 
 @dataclass
@@ -203,6 +207,7 @@ def _validate_optim(o: OptimSection) -> None:
         o.warmup_epochs,
     )
     _need(isinstance(o.amp, bool), "optim.amp", "true or false", o.amp)
+    _need(o.loss in LOSSES, "optim.loss", f"one of {', '.join(LOSSES)}", o.loss)
     _need(o.min_lr <= o.lr, "optim.min_lr", f"<= optim.lr ({o.lr})", o.min_lr)
     _need(
         _is_num(o.label_smoothing) and 0 <= o.label_smoothing < 1,
@@ -221,7 +226,12 @@ def _validate_optim(o: OptimSection) -> None:
 def validate_model_section(m: ModelSection) -> None:
     """Check the model section with the model package's own validation (``model.<key>`` errors)."""
     _need(isinstance(m.name, str) and m.name != "", "model.name", "a model name", m.name)
-    _need(isinstance(m.preset, str) and m.preset != "", "model.preset", "a preset name", m.preset)
+    _need(
+        m.preset is None or (isinstance(m.preset, str) and m.preset != ""),
+        "model.preset",
+        "a preset name",
+        m.preset,
+    )
     resolve_model_config(m)
 
 

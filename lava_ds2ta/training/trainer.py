@@ -1,10 +1,11 @@
 """Supervised training of a registered model from a :class:`TrainConfig`.
 
 Recipe: AdamW (:mod:`.optim`; no weight decay on 1-D params), per-step cosine schedule with linear
-warmup (:mod:`.schedule`), label-smoothing cross-entropy or soft-target cross-entropy with
-mixup/CutMix (:mod:`.loss`, :mod:`.mixing`), global grad-norm clipping, optional CUDA AMP; the
-epoch loop and evaluation live in :mod:`.loop`, the loaders in :mod:`.loaders`. Inputs are
-(B, C, H, W) static images or (B, C, H, W, T) frames.
+warmup (:mod:`.schedule`), label-smoothing cross-entropy (or MSE on one-hot targets, MA-SNN's)
+with soft targets under mixup/CutMix (:mod:`.loss`, :mod:`.mixing`), global grad-norm clipping,
+optional CUDA AMP; the epoch loop and evaluation live in :mod:`.loop`, the loaders in
+:mod:`.loaders`. Inputs are (B, C, H, W) static images or (B, C, H, W, T) frames; test batches
+may hold K clips per sample, (B, K, C, H, W, T), which are voted (:mod:`.loop`).
 
 Determinism: at the start of epoch e every RNG is reseeded from ``seed * 1000 + e`` (global
 torch/NumPy/Python RNGs, the shuffling generator and the mixing generator), and checkpoints hold
@@ -51,6 +52,7 @@ from lava_ds2ta.training.distributed import DistContext
 from lava_ds2ta.training.distributed import broadcast_buffers
 from lava_ds2ta.training.distributed import init_distributed
 from lava_ds2ta.training.loaders import build_loaders
+from lava_ds2ta.training.loaders import dataset_options
 from lava_ds2ta.training.loop import Engine
 from lava_ds2ta.training.loop import evaluate
 from lava_ds2ta.training.loop import evaluate_sums
@@ -151,8 +153,7 @@ class Trainer:
 
     def _datasets(self, model_cfg: dict[str, Any]):
         d = self.cfg.data
-        kw: dict[str, Any] = dict(d.options)
-        kw.update(subset=d.subset, root=d.root, download=d.download)
+        kw = dataset_options(d)
         if d.download and self.dist.enabled:  # rank 0 downloads, the others wait
             if self.dist.is_main:
                 build_datasets(d.name, model=model_cfg, **kw)
@@ -258,11 +259,12 @@ class Trainer:
         )
 
     def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
+        kind = self.cfg.optim.loss
         if not self.dist.enabled:
-            return evaluate(self.model, loader, self.device)
+            return evaluate(self.model, loader, self.device, kind)
         broadcast_buffers(self.model)  # running statistics drift apart during the epoch
         total_loss, correct, n = self.dist.sum(
-            list(evaluate_sums(self.model, loader, self.device)), self.device
+            list(evaluate_sums(self.model, loader, self.device, kind)), self.device
         )
         return total_loss / max(n, 1), 100.0 * correct / max(n, 1)
 
