@@ -5,6 +5,7 @@ All tensors use SLAYER's layout ``N, C, [H, W,] T`` (time last).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -34,54 +35,81 @@ def attenuated_window_sum(y: torch.Tensor, tau: torch.Tensor, window: int) -> to
     ``tau`` is a 0-d tensor holding an integer value; gradients reach it through ``2^(-tau m)``
     (the floor is straight-through). Inputs before the sample starts are zero.
     """
-    if window == 1:
+    if min(window, y.shape[-1]) == 1:
         return y
     return _AttenuatedWindowSum.apply(y, tau, window)
 
 
 class _AttenuatedWindowSum(torch.autograd.Function):
-    """:func:`attenuated_window_sum` in three elementwise passes per tap.
+    """:func:`attenuated_window_sum` in a few elementwise passes, forward and backward.
 
-    The sequence ``N, ..., T`` is contiguous, so delaying by ``m`` steps is an offset of ``m``
-    in the flattened tensor; the last ``m`` steps of every tap, which that offset would carry
-    into the next sequence, are zeroed first. Every tap value is a float32 integer multiple of
-    ``1/W_SCALE`` scaled by a power of two, so the result equals the per-tap formula exactly.
+    The sequences ``N, ..., T`` are contiguous, so a delay of ``m`` steps is an offset of ``m``
+    in the flattened tensor. All taps are scaled in one multiply by per-tap patterns that are
+    zero at the steps the offset would carry into the neighbouring sequence (the last ``m``
+    steps forward, the first ``m`` backward), laid over rows of several sequences so that the
+    multiply vectorises. Every tap value is an integer multiple of ``1/W_SCALE`` scaled by a
+    power of two, so the result equals the per-tap formula exactly.
     """
 
     @staticmethod
     def forward(ctx, y: torch.Tensor, tau: torch.Tensor, window: int) -> torch.Tensor:
         y = y.contiguous()
-        steps = y.shape[-1]
-        rows, flat = y.view(-1, steps), y.view(-1)
-        out = y.clone()
-        tap = torch.empty_like(rows)
-        for m in range(1, min(window, steps)):
-            torch.mul(rows, torch.exp2(-tau * m) * W_SCALE, out=tap).floor_()
-            tap[:, steps - m :] = 0
-            out.view(-1)[m:].add_(tap.view(-1)[:-m], alpha=1.0 / W_SCALE)
+        rows, taps = _sequence_rows(y), min(window, y.shape[-1])
+        delays, keep_head, _ = _tap_masks(y.shape[-1], rows.shape[1], taps, y.device)
+        # floor(W_SCALE 2^(-tau m) y[t-m]) for every tap m >= 1, as a (taps - 1, rows) stack
+        scales = torch.exp2(delays * -tau + math.log2(W_SCALE))
+        shifted = torch.mul(rows, (scales.unsqueeze(1) * keep_head).unsqueeze(1)).floor_()
+        flat, out = y.view(-1), torch.empty_like(y)
+        for m in range(1, taps):  # out[t] += tap_m[t - m] / W_SCALE
+            src = flat if m == 1 else out.view(-1)
+            tap = shifted[m - 1].view(-1)[:-m]
+            torch.add(src[m:], tap, alpha=1.0 / W_SCALE, out=out.view(-1)[m:])
+        out.view(-1)[:1] = flat[:1]
         ctx.save_for_backward(flat if ctx.needs_input_grad[1] else None, tau)
-        ctx.window = window
+        ctx.taps = taps
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         flat, tau = ctx.saved_tensors
-        grad = grad.contiguous()
-        steps = grad.shape[-1]
-        rows = grad.view(-1, steps)
-        grad_y = grad.clone()
-        grad_tau = torch.zeros_like(tau) if flat is not None else None
-        scaled = torch.empty_like(rows)
-        for m in range(1, min(ctx.window, steps)):
-            factor = torch.exp2(-tau * m)
-            torch.mul(rows, factor, out=scaled)
-            scaled[:, :m] = 0  # gradient of output steps t < m has no tap-m source
-            grad_y.view(-1)[:-m].add_(scaled.view(-1)[m:])
-            if grad_tau is not None:  # d/dtau 2^(-tau m) = -m ln2 2^(-tau m)
-                dot = torch.dot(scaled.view(-1)[m:], flat[:-m])
-                grad_tau -= m * math.log(2.0) * dot
+        grad, taps = grad.contiguous(), ctx.taps
+        rows = _sequence_rows(grad)
+        delays, _, keep_tail = _tap_masks(grad.shape[-1], rows.shape[1], taps, grad.device)
+        factors = torch.exp2(delays * -tau)  # d tap_m / d y = 2^(-tau m) (straight-through)
+        scaled = torch.mul(rows, (factors.unsqueeze(1) * keep_tail).unsqueeze(1))
+        grad_flat, grad_y = grad.view(-1), torch.empty_like(grad)
+        for m in range(1, taps):  # grad_y[t] += 2^(-tau m) grad[t+m]
+            src = grad_flat if m == 1 else grad_y.view(-1)
+            torch.add(src[:-m], scaled[m - 1].view(-1)[m:], out=grad_y.view(-1)[:-m])
+        grad_y.view(-1)[-1:] = grad_flat[-1:]
+        grad_tau = None
+        if flat is not None:  # d/dtau 2^(-tau m) = -m ln2 2^(-tau m)
+            # gemv keeps its speed on these misaligned offset vectors, dot does not
+            dots = [torch.mv(scaled[m - 1].view(1, -1)[:, m:], flat[:-m]) for m in range(1, taps)]
+            grad_tau = torch.cat(dots).dot(delays) * -math.log(2.0)
         return grad_y, grad_tau, None
+
+
+def _sequence_rows(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (contiguous, ``..., T``) as rows of up to 16 whole sequences, so that a per-step
+    pattern broadcast over the rows runs vectorised."""
+    steps = x.shape[-1]
+    sequences = x.numel() // steps
+    per_row = min(sequences & -sequences, 16) if sequences else 1
+    return x.view(-1, steps * per_row)
+
+
+@functools.lru_cache(maxsize=32)
+def _tap_masks(
+    steps: int, width: int, taps: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The delays ``m = 1 .. taps - 1`` (float) and two 0/1 float masks of shape
+    ``(taps - 1, width)`` over rows of whole sequences: for tap ``m`` (row ``m - 1``),
+    ``keep_head`` drops the last ``m`` steps of every sequence and ``keep_tail`` the first ``m``."""
+    t = torch.arange(width, device=device) % steps
+    m = torch.arange(1, taps, device=device).unsqueeze(1)
+    return m.squeeze(1).float(), (t < steps - m).float(), (t >= m).float()
 
 
 def spike_maxpool(x: torch.Tensor, kernel_size: int = 3, stride: int = 2, padding: int = 1):

@@ -19,7 +19,8 @@ def per_tap_reference(y: torch.Tensor, tau: torch.Tensor, window: int) -> torch.
 
 
 @pytest.mark.parametrize(
-    "steps,window,tau", [(4, 3, 4), (4, 3, 0), (10, 3, 2), (7, 4, 3), (4, 2, 8), (3, 5, 1)]
+    "steps,window,tau",
+    [(4, 3, 4), (4, 3, 0), (10, 3, 2), (7, 4, 3), (4, 2, 8), (3, 5, 1), (1, 3, 2)],
 )
 def test_window_sum_equals_per_tap_definition(steps, window, tau):
     y = torch.randint(-4000, 4000, (3, 5, 2, 3, steps)) / W_SCALE  # on the 1/64 grid
