@@ -55,10 +55,10 @@ class _AttenuatedWindowSum(torch.autograd.Function):
     def forward(ctx, y: torch.Tensor, tau: torch.Tensor, window: int) -> torch.Tensor:
         y = y.contiguous()
         rows, taps = _sequence_rows(y), min(window, y.shape[-1])
-        delays, keep_head, _ = _tap_masks(y.shape[-1], rows.shape[1], taps, y.device)
+        neg_delays, head, _ = _tap_masks(y.shape[-1], rows.shape[1], taps, y.device)
         # floor(W_SCALE 2^(-tau m) y[t-m]) for every tap m >= 1, as a (taps - 1, rows) stack
-        scales = torch.exp2(delays * -tau + math.log2(W_SCALE))
-        shifted = torch.mul(rows, (scales.unsqueeze(1) * keep_head).unsqueeze(1)).floor_()
+        scales = torch.exp2(neg_delays * tau)
+        shifted = torch.mul(rows, (scales.unsqueeze(1) * head).unsqueeze(1)).floor_()
         flat, out = y.view(-1), torch.empty_like(y)
         for m in range(1, taps):  # out[t] += tap_m[t - m] / W_SCALE
             src = flat if m == 1 else out.view(-1)
@@ -75,19 +75,21 @@ class _AttenuatedWindowSum(torch.autograd.Function):
         flat, tau = ctx.saved_tensors
         grad, taps = grad.contiguous(), ctx.taps
         rows = _sequence_rows(grad)
-        delays, _, keep_tail = _tap_masks(grad.shape[-1], rows.shape[1], taps, grad.device)
-        factors = torch.exp2(delays * -tau)  # d tap_m / d y = 2^(-tau m) (straight-through)
-        scaled = torch.mul(rows, (factors.unsqueeze(1) * keep_tail).unsqueeze(1))
+        neg_delays, _, tail = _tap_masks(grad.shape[-1], rows.shape[1], taps, grad.device)
+        factors = torch.exp2(neg_delays * tau)  # d tap_m / d y = 2^(-tau m) (straight-through)
+        scaled = torch.mul(rows, (factors.unsqueeze(1) * tail).unsqueeze(1))
         grad_flat, grad_y = grad.view(-1), torch.empty_like(grad)
         for m in range(1, taps):  # grad_y[t] += 2^(-tau m) grad[t+m]
             src = grad_flat if m == 1 else grad_y.view(-1)
             torch.add(src[:-m], scaled[m - 1].view(-1)[m:], out=grad_y.view(-1)[:-m])
         grad_y.view(-1)[-1:] = grad_flat[-1:]
         grad_tau = None
-        if flat is not None:  # d/dtau 2^(-tau m) = -m ln2 2^(-tau m)
-            # gemv keeps its speed on these misaligned offset vectors, dot does not
-            dots = [torch.mv(scaled[m - 1].view(1, -1)[:, m:], flat[:-m]) for m in range(1, taps)]
-            grad_tau = torch.cat(dots).dot(delays) * -math.log(2.0)
+        if flat is not None:  # d/dtau 2^(-tau m) = -m ln2 2^(-tau m); gemv (unlike dot) keeps
+            grad_tau = torch.zeros(1, dtype=grad.dtype, device=grad.device)  # its speed on
+            for m in range(1, taps):  # these misaligned offset vectors
+                tap = scaled[m - 1].view(1, -1)[:, m:]
+                torch.addmv(grad_tau, tap, flat[:-m], alpha=-m * math.log(2.0), out=grad_tau)
+            grad_tau = grad_tau.view(tau.shape)
         return grad_y, grad_tau, None
 
 
@@ -104,12 +106,13 @@ def _sequence_rows(x: torch.Tensor) -> torch.Tensor:
 def _tap_masks(
     steps: int, width: int, taps: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The delays ``m = 1 .. taps - 1`` (float) and two 0/1 float masks of shape
-    ``(taps - 1, width)`` over rows of whole sequences: for tap ``m`` (row ``m - 1``),
-    ``keep_head`` drops the last ``m`` steps of every sequence and ``keep_tail`` the first ``m``."""
+    """The negated delays ``-m``, ``m = 1 .. taps - 1`` (float), and two float masks of shape
+    ``(taps - 1, width)`` over rows of whole sequences: for tap ``m`` (row ``m - 1``), ``head``
+    is ``W_SCALE`` except at the last ``m`` steps of every sequence and ``tail`` is 1 except at
+    the first ``m``, where both are 0."""
     t = torch.arange(width, device=device) % steps
     m = torch.arange(1, taps, device=device).unsqueeze(1)
-    return m.squeeze(1).float(), (t < steps - m).float(), (t >= m).float()
+    return -m.squeeze(1).float(), W_SCALE * (t < steps - m).float(), (t >= m).float()
 
 
 def spike_maxpool(x: torch.Tensor, kernel_size: int = 3, stride: int = 2, padding: int = 1):
