@@ -10,9 +10,9 @@ dependency) is importable, to spikingjelly's Spikformer at the same dimensions:
         --preset tiny vit-4-384 --batch 8 32 --steps 5
 
 The reference is Spikformer's CIFAR model (Zhou et al., ``cifar10/model.py``) with the dims of
-our preset: SPS stages of Conv3x3 + BatchNorm + LIF (max-pool after the stages marked in
-``sps_pool``) and the RPE conv; encoder blocks of SSA (Q/K/V as 1x1 Conv1d + BatchNorm1d + LIF,
-``q (k^T v) * 0.125``, attention LIF at threshold 0.5, output projection) and the MLP; token
+our preset: SPS stages of Conv3x3 + BatchNorm2d + LIF (max-pool after the stages marked in
+``sps_pool``) and the RPE conv; encoder blocks of SSA (Q/K/V as Linear + BatchNorm1d + LIF,
+``(q k^T * 0.125) v``, attention LIF at threshold 0.5, output projection) and the MLP; token
 and time mean, linear head. Its neurons are spikingjelly's ``MultiStepLIFNode(tau=2,
 detach_reset=True, backend='torch')``, reset after every step as in Spikformer's training loop.
 """
@@ -41,11 +41,12 @@ def _lif(threshold: float = 1.0) -> nn.Module:
 
 
 class _ConvBNLIF(nn.Module):
-    """``(T, B, C, ...)`` -> LIF(BN(conv(x))) on the flattened ``T*B`` batch."""
+    """SPS stage: ``(T, B, C, H, W)`` -> LIF(BN(Conv3x3(x))) on the flattened ``T*B`` batch."""
 
-    def __init__(self, conv: nn.Module, bn: nn.Module) -> None:
+    def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.conv, self.bn, self.lif = conv, bn, _lif()
+        self.conv = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
+        self.bn, self.lif = nn.BatchNorm2d(cout), _lif()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t, b = x.shape[:2]
@@ -53,38 +54,46 @@ class _ConvBNLIF(nn.Module):
         return self.lif(y.reshape(t, b, *y.shape[1:]).contiguous())
 
 
-def _linear(cin: int, cout: int, bias: bool = True) -> _ConvBNLIF:
-    return _ConvBNLIF(nn.Conv1d(cin, cout, 1, bias=bias), nn.BatchNorm1d(cout))
+class _LinearBNLIF(nn.Module):
+    """Token projection: ``(T, B, N, C)`` -> LIF(BN1d(Linear(x))), BN over the channels."""
+
+    def __init__(self, cin: int, cout: int, threshold: float = 1.0) -> None:
+        super().__init__()
+        self.linear, self.bn, self.lif = nn.Linear(cin, cout), nn.BatchNorm1d(cout), _lif()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t, b, n, _ = x.shape
+        y = self.bn(self.linear(x.flatten(0, 1)).transpose(-1, -2)).transpose(-1, -2)
+        return self.lif(y.reshape(t, b, n, -1).contiguous())
 
 
 class _SSA(nn.Module):
-    """Spikformer's spiking self-attention, ``(T, B, C, N)``."""
+    """Spikformer's spiking self-attention, ``(T, B, N, C)``."""
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
         self.heads = heads
-        self.q, self.k, self.v = (_linear(dim, dim, bias=False) for _ in range(3))
+        self.q, self.k, self.v = (_LinearBNLIF(dim, dim) for _ in range(3))
         self.attn_lif = _lif(0.5)
-        self.proj = _linear(dim, dim)
+        self.proj = _LinearBNLIF(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t, b, c, n = x.shape
+        t, b, n, c = x.shape
 
         def heads(y: torch.Tensor) -> torch.Tensor:
-            y = y.transpose(-1, -2).reshape(t, b, n, self.heads, c // self.heads)
+            y = y.reshape(t, b, n, self.heads, c // self.heads)
             return y.permute(0, 1, 3, 2, 4).contiguous()
 
         q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
-        y = (q @ (k.transpose(-2, -1) @ v)) * 0.125
-        y = self.attn_lif(y.transpose(3, 4).reshape(t, b, c, n).contiguous())
-        return self.proj(y)
+        y = ((q @ k.transpose(-2, -1)) * 0.125) @ v
+        return self.proj(self.attn_lif(y.transpose(2, 3).reshape(t, b, n, c).contiguous()))
 
 
 class _Block(nn.Module):
     def __init__(self, dim: int, heads: int, hidden: int) -> None:
         super().__init__()
         self.attn = _SSA(dim, heads)
-        self.mlp = nn.Sequential(_linear(dim, hidden), _linear(hidden, dim))
+        self.mlp = nn.Sequential(_LinearBNLIF(dim, hidden), _LinearBNLIF(hidden, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(x)
@@ -94,7 +103,8 @@ class _Block(nn.Module):
 class SpikingJellySpikformer(nn.Module):
     """Spikformer (CIFAR) on spikingjelly neurons with the dims of a :class:`ModelConfig`.
 
-    Input ``B, C, H, W`` images, repeated over ``T``; output ``B, classes`` logits.
+    Input ``B, C, H, W`` images, repeated over ``T``; output ``B, classes`` logits. The
+    original's LayerNorms, defined but unused in its forward pass, are left out.
     """
 
     def __init__(self, c: ModelConfig) -> None:
@@ -102,16 +112,11 @@ class SpikingJellySpikformer(nn.Module):
         self.time_steps = c.time_steps
         n = len(c.sps_pool)
         chans = [c.in_channels] + [c.embed_dim // 2 ** (n - 1 - i) for i in range(n)]
-        self.stages = nn.ModuleList(
-            _ConvBNLIF(
-                nn.Conv2d(chans[i], chans[i + 1], 3, 1, 1, bias=False), nn.BatchNorm2d(chans[i + 1])
-            )
-            for i in range(n)
-        )
+        self.stages = nn.ModuleList(_ConvBNLIF(chans[i], chans[i + 1]) for i in range(n))
         self.pool = [p == "1" for p in c.sps_pool]
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         d = c.embed_dim
-        self.rpe = _ConvBNLIF(nn.Conv2d(d, d, 3, 1, 1, bias=False), nn.BatchNorm2d(d))
+        self.rpe = _ConvBNLIF(d, d)
         hidden = d * c.mlp_ratio
         self.blocks = nn.ModuleList(_Block(d, c.num_heads, hidden) for _ in range(c.depth))
         self.head = nn.Linear(d, c.num_classes)
@@ -124,10 +129,10 @@ class SpikingJellySpikformer(nn.Module):
                 t, b = x.shape[:2]
                 x = self.maxpool(x.flatten(0, 1))
                 x = x.reshape(t, b, *x.shape[1:])
-        x = (x + self.rpe(x)).flatten(-2)  # T, B, D, N
+        x = (x + self.rpe(x)).flatten(-2).transpose(-1, -2)  # T, B, N, D
         for block in self.blocks:
             x = block(x)
-        return self.head(x.mean(3).mean(0))
+        return self.head(x.mean(2).mean(0))
 
 
 def _spikingjelly_available() -> bool:

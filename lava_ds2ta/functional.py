@@ -55,7 +55,7 @@ class _AttenuatedWindowSum(torch.autograd.Function):
     def forward(ctx, y: torch.Tensor, tau: torch.Tensor, window: int) -> torch.Tensor:
         y = y.contiguous()
         rows, taps = _sequence_rows(y), min(window, y.shape[-1])
-        neg_delays, head, _ = _tap_masks(y.shape[-1], rows.shape[1], taps, y.device)
+        neg_delays, head, _ = _tap_masks(y.shape[-1], rows.shape[1], taps, y.device, y.dtype)
         # floor(W_SCALE 2^(-tau m) y[t-m]) for every tap m >= 1, as a (taps - 1, rows) stack
         scales = torch.exp2(neg_delays * tau)
         shifted = torch.mul(rows, (scales.unsqueeze(1) * head).unsqueeze(1)).floor_()
@@ -75,7 +75,8 @@ class _AttenuatedWindowSum(torch.autograd.Function):
         flat, tau = ctx.saved_tensors
         grad, taps = grad.contiguous(), ctx.taps
         rows = _sequence_rows(grad)
-        neg_delays, _, tail = _tap_masks(grad.shape[-1], rows.shape[1], taps, grad.device)
+        steps, width = grad.shape[-1], rows.shape[1]
+        neg_delays, _, tail = _tap_masks(steps, width, taps, grad.device, grad.dtype)
         factors = torch.exp2(neg_delays * tau)  # d tap_m / d y = 2^(-tau m) (straight-through)
         scaled = torch.mul(rows, (factors.unsqueeze(1) * tail).unsqueeze(1))
         grad_flat, grad_y = grad.view(-1), torch.empty_like(grad)
@@ -104,7 +105,7 @@ def _sequence_rows(x: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=32)
 def _tap_masks(
-    steps: int, width: int, taps: int, device: torch.device
+    steps: int, width: int, taps: int, device: torch.device, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The negated delays ``-m``, ``m = 1 .. taps - 1`` (float), and two float masks of shape
     ``(taps - 1, width)`` over rows of whole sequences: for tap ``m`` (row ``m - 1``), ``head``
@@ -112,7 +113,7 @@ def _tap_masks(
     the first ``m``, where both are 0."""
     t = torch.arange(width, device=device) % steps
     m = torch.arange(1, taps, device=device).unsqueeze(1)
-    return -m.squeeze(1).float(), W_SCALE * (t < steps - m).float(), (t >= m).float()
+    return -m.squeeze(1).to(dtype), W_SCALE * (t < steps - m).to(dtype), (t >= m).to(dtype)
 
 
 def spike_maxpool(x: torch.Tensor, kernel_size: int = 3, stride: int = 2, padding: int = 1):

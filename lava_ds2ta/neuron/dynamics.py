@@ -39,8 +39,9 @@ STATE_SCALE = 4096
 #: on CPU, and the surrogate below ``exp(-80) < 2e-35`` is zero for every practical purpose.
 EXP_FLOOR = -80.0
 
-#: Inputs (real units) up to this magnitude keep every state below ``2^23`` state units, where
-#: the float arithmetic of :func:`cuba_lif` equals SLAYER's int64 arithmetic exactly.
+#: Inputs (real units) below this magnitude keep the drive ``|4096 (x - b)|`` below ``2^23`` and,
+#: for decays ``d <= 2048``, the voltage below ``2^24`` state units: there the float arithmetic
+#: of :func:`cuba_lif` equals SLAYER's int64 arithmetic exactly.
 MAX_INPUT = 2000.0
 
 
