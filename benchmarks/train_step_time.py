@@ -11,10 +11,12 @@ dependency) is importable, to spikingjelly's Spikformer at the same dimensions:
 
 The reference is Spikformer's CIFAR model (Zhou et al., ``cifar10/model.py``) with the dims of
 our preset: SPS stages of Conv3x3 + BatchNorm2d + LIF (max-pool after the stages marked in
-``sps_pool``) and the RPE conv; encoder blocks of SSA (Q/K/V as Linear + BatchNorm1d + LIF,
-``(q k^T * 0.125) v``, attention LIF at threshold 0.5, output projection) and the MLP; token
-and time mean, linear head. Its neurons are spikingjelly's ``MultiStepLIFNode(tau=2,
-detach_reset=True, backend='torch')``, reset after every step as in Spikformer's training loop.
+``sps_pool``) and the RPE conv; encoder blocks of SSA (``(q k^T * 0.125) v``, attention LIF at
+threshold 0.5, output projection) and the MLP; token and time mean, linear head. Token
+projections are 1x1 Conv1d + BatchNorm1d on ``(T*B, C, N)``, the layout of Spikformer's DVS
+model (its CIFAR model's Linear + transposed BatchNorm1d is slower on CPU). Its neurons are
+spikingjelly's ``MultiStepLIFNode(tau=2, detach_reset=True, backend='torch')``, reset after
+every step as in Spikformer's training loop.
 """
 
 from __future__ import annotations
@@ -54,46 +56,47 @@ class _ConvBNLIF(nn.Module):
         return self.lif(y.reshape(t, b, *y.shape[1:]).contiguous())
 
 
-class _LinearBNLIF(nn.Module):
-    """Token projection: ``(T, B, N, C)`` -> LIF(BN1d(Linear(x))), BN over the channels."""
+class _TokenBNLIF(nn.Module):
+    """Token projection: ``(T, B, C, N)`` -> LIF(BN1d(Conv1d 1x1(x))) on the ``T*B`` batch."""
 
-    def __init__(self, cin: int, cout: int, threshold: float = 1.0) -> None:
+    def __init__(self, cin: int, cout: int, bias: bool = True) -> None:
         super().__init__()
-        self.linear, self.bn, self.lif = nn.Linear(cin, cout), nn.BatchNorm1d(cout), _lif()
+        self.conv = nn.Conv1d(cin, cout, 1, bias=bias)
+        self.bn, self.lif = nn.BatchNorm1d(cout), _lif()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t, b, n, _ = x.shape
-        y = self.bn(self.linear(x.flatten(0, 1)).transpose(-1, -2)).transpose(-1, -2)
-        return self.lif(y.reshape(t, b, n, -1).contiguous())
+        t, b = x.shape[:2]
+        y = self.bn(self.conv(x.flatten(0, 1)))
+        return self.lif(y.reshape(t, b, *y.shape[1:]).contiguous())
 
 
 class _SSA(nn.Module):
-    """Spikformer's spiking self-attention, ``(T, B, N, C)``."""
+    """Spikformer's spiking self-attention, ``(T, B, C, N)``."""
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
         self.heads = heads
-        self.q, self.k, self.v = (_LinearBNLIF(dim, dim) for _ in range(3))
+        self.q, self.k, self.v = (_TokenBNLIF(dim, dim, bias=False) for _ in range(3))
         self.attn_lif = _lif(0.5)
-        self.proj = _LinearBNLIF(dim, dim)
+        self.proj = _TokenBNLIF(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t, b, n, c = x.shape
+        t, b, c, n = x.shape
 
         def heads(y: torch.Tensor) -> torch.Tensor:
-            y = y.reshape(t, b, n, self.heads, c // self.heads)
+            y = y.transpose(-1, -2).reshape(t, b, n, self.heads, c // self.heads)
             return y.permute(0, 1, 3, 2, 4).contiguous()
 
         q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
         y = ((q @ k.transpose(-2, -1)) * 0.125) @ v
-        return self.proj(self.attn_lif(y.transpose(2, 3).reshape(t, b, n, c).contiguous()))
+        return self.proj(self.attn_lif(y.transpose(3, 4).reshape(t, b, c, n).contiguous()))
 
 
 class _Block(nn.Module):
     def __init__(self, dim: int, heads: int, hidden: int) -> None:
         super().__init__()
         self.attn = _SSA(dim, heads)
-        self.mlp = nn.Sequential(_LinearBNLIF(dim, hidden), _LinearBNLIF(hidden, dim))
+        self.mlp = nn.Sequential(_TokenBNLIF(dim, hidden), _TokenBNLIF(hidden, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(x)
@@ -129,10 +132,10 @@ class SpikingJellySpikformer(nn.Module):
                 t, b = x.shape[:2]
                 x = self.maxpool(x.flatten(0, 1))
                 x = x.reshape(t, b, *x.shape[1:])
-        x = (x + self.rpe(x)).flatten(-2).transpose(-1, -2)  # T, B, N, D
+        x = (x + self.rpe(x)).flatten(-2)  # T, B, D, N
         for block in self.blocks:
             x = block(x)
-        return self.head(x.mean(2).mean(0))
+        return self.head(x.mean(3).mean(0))
 
 
 def _spikingjelly_available() -> bool:
