@@ -122,7 +122,13 @@ class _CubaLIF(torch.autograd.Function):
     """Voltage dynamics, spike and reset over whole sequences; SLAYER's surrogate gradient."""
 
     @staticmethod
-    def forward(ctx, x, bias, constants: CubaLIFConstants, current):
+    def forward(
+        ctx,
+        x: torch.Tensor,
+        bias: torch.Tensor | None,
+        constants: CubaLIFConstants,
+        current: torch.Tensor | None,
+    ) -> torch.Tensor:
         neg_v = _negated_drive(x, bias, current, constants.dtype)
         _integrate(neg_v, constants)
         ctx.save_for_backward(neg_v)
@@ -133,7 +139,7 @@ class _CubaLIF(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_spikes):
+    def backward(ctx, grad_spikes: torch.Tensor):
         (neg_v,) = ctx.saved_tensors
         k: CubaLIFConstants = ctx.constants
         # Surrogate at the pre-reset voltage, times the incoming gradient (time-major).

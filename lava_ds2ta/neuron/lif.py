@@ -79,6 +79,7 @@ class Neuron(cuba.Neuron):
     """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Binary spikes for the input current ``input`` (``N, C, [H, W,] T``)."""
         constants = self.fused_constants(input)
         if constants is None:
             return super().forward(input)
