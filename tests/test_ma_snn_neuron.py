@@ -2,9 +2,13 @@
 norm), with gates it is the integer reference of Eq. 14 bit for bit, and gradients reach the
 gates through time."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
+from lava.lib.dl.slayer.neuron import cuba
+from lava.lib.dl.slayer.neuron.norm import MeanOnlyBatchNorm
 
 from lava_ds2ta.fixed_point import STATE_SCALE
 from lava_ds2ta.fixed_point import quantize_8bit
@@ -12,7 +16,7 @@ from lava_ds2ta.gate import ChannelGate
 from lava_ds2ta.gate import SpatialGate
 from lava_ds2ta.gate import TemporalGate
 from lava_ds2ta.gate import reference as ref
-from lava_ds2ta.neuron import lif_neuron
+from lava_ds2ta.neuron import lif_params
 from lava_ds2ta.neuron.gated import GatedLIF
 
 TAU_MS = [2.0, 1 / 0.3]  # decay 2048/4096 (float32 path) and 2867/4096 (float64 path)
@@ -21,6 +25,12 @@ TAU_MS = [2.0, 1 / 0.3]  # decay 2048/4096 (float32 path) and 2867/4096 (float64
 def currents(shape=(3, 4, 5, 5, 12), std: float = 1.5) -> torch.Tensor:
     """Synaptic currents on the 8-bit weight grid (multiples of 1/64)."""
     return torch.round(torch.randn(shape) * std * 64) / 64
+
+
+def slayer_neuron(channels: int, tau_m: float) -> cuba.Neuron:
+    """SLAYER's own CUBA neuron (not our fused subclass) configured as the paper's LIF."""
+    norm = functools.partial(MeanOnlyBatchNorm, num_features=channels)
+    return cuba.Neuron(**lif_params(tau_m=tau_m), norm=norm)
 
 
 def mantissas(w: torch.Tensor) -> np.ndarray:
@@ -39,7 +49,7 @@ def run(neuron: torch.nn.Module, x: torch.Tensor, w: torch.Tensor, train: bool):
 @pytest.mark.parametrize("tau_m", TAU_MS)
 @pytest.mark.parametrize("train", [True, False])
 def test_without_gates_it_is_slayers_cuba_neuron(tau_m, train):
-    slayer, mine = lif_neuron(4, tau_m=tau_m), GatedLIF(4, tau_m=tau_m)
+    slayer, mine = slayer_neuron(4, tau_m), GatedLIF(4, tau_m=tau_m)
     mine.load_state_dict(slayer.state_dict())
     for _ in range(2):  # the second pass sees the running mean of the first (eval: a bias)
         x = currents()
@@ -61,7 +71,7 @@ class Open(torch.nn.Module):
 
 @pytest.mark.parametrize("tau_m", TAU_MS)
 def test_gates_at_one_leave_the_neuron_unchanged(tau_m):
-    slayer = lif_neuron(4, tau_m=tau_m)
+    slayer = slayer_neuron(4, tau_m)
     mine = GatedLIF(4, tau_m=tau_m, temporal=Open(), channel=Open(), spatial=Open())
     x, w = currents(), torch.randn(3, 4, 5, 5, 12)
     for train in (True, False):
