@@ -1,10 +1,13 @@
 """``ds2ta-run-cpu``: run an exported network on Lava's CPU backend (``Loihi2SimCfg``).
 
     ds2ta-run-cpu model.net --data digits [--samples N] [--tag fixed_pt|floating_pt]
-                  [--checkpoint CKPT] [--report report.json]
+                  [--checkpoint CKPT] [--report report.json] [--time-steps T]
 
 Prints accuracy, agreement with the trained PyTorch model (eval mode), spikes per layer and
-Lava steps per second, and writes a JSON report. Exit codes: 0 ok, 2 user error.
+Lava steps per second, and writes a JSON report. The report path and the checkpoint (it must be
+the one the network was exported from) are checked before the Lava run starts. Exit codes: 0 ok,
+2 user error, 130/143 interrupted by SIGINT/SIGTERM (the run stops within seconds and leaves no
+process, shared memory or temporary file; docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -20,18 +23,23 @@ import numpy as np
 from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
+from lava_ds2ta.errors import InputError
+from lava_ds2ta.export.match import load_matching_model
 from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.utils.atomic import write_text_atomic
+from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
+from lava_ds2ta.utils.cli import int_at_least
 from lava_ds2ta.utils.cli import run_command
+from lava_ds2ta.utils.paths import check_output
 from lava_ds2ta.utils.plots import plot_layer_spikes
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ds2ta-run-cpu", description=__doc__.split("\n")[0])
+    p = Parser(prog="ds2ta-run-cpu", description=__doc__.split("\n")[0])
     p.add_argument("network", help="exported network (ds2ta-export CHECKPOINT -o model.net)")
     p.add_argument("--data", default="digits", help="data set (test split) to stream")
-    p.add_argument("--samples", type=int, default=None, help="first N test samples (default all)")
+    p.add_argument("--samples", type=int_at_least(1), help="first N test samples (default all)")
     p.add_argument("--tag", choices=("fixed_pt", "floating_pt"), default="fixed_pt")
     p.add_argument(
         "--checkpoint",
@@ -43,17 +51,50 @@ def _parser() -> argparse.ArgumentParser:
         "--no-spikes", action="store_true", help="do not record per-layer spikes (faster)"
     )
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--time-steps", type=int_at_least(1), help="steps per sample of a plain netx file"
+    )
     add_debug_flag(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_command(lambda: print(run(args)["summary"]), args.debug)
+    return run_command(lambda: print(run(args)["summary"]), args.debug, kept=lambda: _kept(args))
+
+
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted run leaves: nothing, or the report if it was written already."""
+    written = getattr(args, "written", None)
+    return f"report {written} written" if written else "no report written"
+
+
+def _report_path(args: argparse.Namespace) -> Path:
+    """The report path (checked, with its plot, before any work); never one of the inputs."""
+    path = Path(args.report) if args.report else Path(args.network).with_suffix(".report.json")
+    for out in (path, path.with_suffix(".png")):
+        check_output(out, "--report", [args.network, args.checkpoint])
+    return path
+
+
+def _read(args: argparse.Namespace):
+    """The network (with ``--time-steps`` for a netx file) and the checkpoint's model, checked
+    to be the one the network was exported from (``None`` without ``--checkpoint``)."""
+    spec = read_network(args.network)
+    if args.time_steps is not None:
+        if spec.version > 0:
+            raise InputError(
+                f"--time-steps is for plain netx files; {args.network} has timeSteps "
+                f"{spec.time_steps}: leave --time-steps out"
+            )
+        spec.config["timeSteps"] = args.time_steps
+    model = load_matching_model(args.checkpoint, spec) if args.checkpoint else None
+    return spec, model
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    spec = read_network(args.network)
+    path = _report_path(args)
+    spec, model = _read(args)
     x, y = load_test_inputs(spec, args.data, args.samples)
     result = run_network(
         spec,
@@ -75,7 +116,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "samples_per_second": len(y) / result.seconds,
         "processes": result.num_processes,
     }
-    report.update(compare_with_torch(spec, x, result, args.checkpoint))
+    report.update(compare_with_torch(spec, x, result, args.checkpoint, model))
     report["reference_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
     lines = [
         f"Lava {args.tag} on {len(y)} {args.data} test samples "
@@ -101,8 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{report['samples_per_second']:.2f} samples/s"
     )
     report["summary"] = "\n".join(lines)
-    path = Path(args.report) if args.report else Path(args.network).with_suffix(".report.json")
     write_text_atomic(path, json.dumps(report, indent=2))
+    args.written = path
     report["summary"] += f"\n  report        {path}"
     if report["layers"]:
         png = path.with_suffix(".png")

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from dataclasses import field
-from pathlib import Path
 
 import numpy as np
-from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from tqdm import tqdm
 
 from lava_ds2ta.deploy.builder import NetworkBuilder
+from lava_ds2ta.deploy.lifecycle import LavaSession
 
 
 @dataclass
@@ -34,26 +31,6 @@ class LavaResult:
     @property
     def steps_per_second(self) -> float:
         return self.num_steps / self.seconds if self.seconds else float("nan")
-
-
-def stop_runtime(process, failed: bool) -> None:
-    """Stop the Lava runtime of ``process`` and release its shared memory.
-
-    After a ProcessModel raised, Lava's own ``stop()`` waits forever for runtime services that
-    have already exited (lava-nc 0.10.0); then only the message infrastructure (actors, shared
-    memory manager) and the watchdogs are shut down.
-    """
-    runtime = getattr(process, "runtime", None)
-    if runtime is None:
-        return
-    if not failed:
-        process.stop()
-        return
-    runtime._is_started = runtime._is_running = False
-    try:
-        runtime._messaging_infrastructure.stop()
-    finally:
-        runtime._watchdog_manager.stop()
 
 
 def to_frames(x_levels: np.ndarray) -> np.ndarray:
@@ -78,19 +55,19 @@ def run_network(
     """Stream ``x_levels`` (``N, C, H, W, T`` integer input levels) through Lava.
 
     The network is compiled once; samples follow each other every T steps. The run is always
-    stopped, also on error, so no ``/dev/shm`` segments are left behind.
+    stopped, also on error or interrupt (SIGINT/SIGTERM), and leaves no worker process,
+    ``/dev/shm`` segment or temporary file behind (:class:`LavaSession`).
     """
     n, _, _, _, t = x_levels.shape
-    workdir = Path(tempfile.mkdtemp(prefix="lava_ds2ta_run_"))
-    try:
+    with LavaSession(samples=n, period=t) as session:
         frames = to_frames(x_levels.astype(np.int64))
-        net = NetworkBuilder(spec, frames, workdir, tag, record).build()
-        return _run(net, n, t, tag, progress, chunk_samples)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        net = NetworkBuilder(spec, frames, session.workdir, tag, record).build()
+        return _run(net, n, t, tag, progress, chunk_samples, session)
 
 
-def _run(net, n: int, t: int, tag: str, progress: bool, chunk_samples: int) -> LavaResult:
+def _run(
+    net, n: int, t: int, tag: str, progress: bool, chunk_samples: int, session: LavaSession
+) -> LavaResult:
     cfg = Loihi2SimCfg(select_tag=tag)
     chunk = max(1, chunk_samples) * t
     start = time.perf_counter()
@@ -100,7 +77,7 @@ def _run(net, n: int, t: int, tag: str, progress: bool, chunk_samples: int) -> L
         with tqdm(total=n, unit="sample", disable=not progress, desc=f"lava {tag}") as bar:
             while done < net.num_steps:
                 steps = min(chunk, net.num_steps - done)
-                net.source.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
+                session.run(net.source, steps, cfg)
                 done += steps
                 bar.n = min(n, max(0, (done - net.output_latency) // t))
                 bar.refresh()
@@ -113,7 +90,7 @@ def _run(net, n: int, t: int, tag: str, progress: bool, chunk_samples: int) -> L
             s = _per_sample(np.load(path), latency, n, t)  # (C*H*W, N, T)
             spikes[index] = s.transpose(1, 0, 2).reshape((n, *shape, t))
     finally:
-        stop_runtime(net.source, failed=not ran)
+        session.stop(failed=not ran)
     if tag == "fixed_pt":
         logits = np.rint(logits).astype(np.int64)
         spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}

@@ -6,6 +6,9 @@ whether the attention uses TASA projections and the NSAD denoiser (DS2TA Table 4
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 
 from lava_ds2ta.block import EncoderBlock
@@ -20,6 +23,8 @@ from lava_ds2ta.models.config import transformer_config
 from lava_ds2ta.models.graph import GraphBuilder
 from lava_ds2ta.models.graph import Node
 from lava_ds2ta.models.registry import register_model
+
+_INTEGER_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 class SpikingTransformer(torch.nn.Module):
@@ -68,6 +73,7 @@ class SpikingTransformer(torch.nn.Module):
         ``round(x * input_levels)``: the first layer receives integer graded spikes, as on Loihi.
         """
         c = self.config
+        x = self._as_float_tensor(x)
         if x.dim() == 4:
             x = x.unsqueeze(-1).expand(*x.shape, c.time_steps)
         expected = f"(N, {c.in_channels}, {c.img_size}, {c.img_size}[, {c.time_steps}])"
@@ -83,6 +89,22 @@ class SpikingTransformer(torch.nn.Module):
         if not torch.isfinite(x).all():
             raise InputError("input contains NaN or infinite values: clean or re-encode the data")
         return torch.floor(x * c.input_levels + 0.5)
+
+    def _as_float_tensor(self, x: Any) -> torch.Tensor:
+        """A float32 tensor on the model's device: numpy arrays and other dtypes (float64,
+        integers) are converted; anything else, or an empty batch, is an :class:`InputError`."""
+        if not isinstance(x, torch.Tensor):
+            try:
+                x = torch.as_tensor(np.asarray(x))
+            except (TypeError, ValueError, RuntimeError):
+                raise InputError(
+                    f"input must be a tensor or numpy array of numbers, got {type(x).__name__}"
+                ) from None
+        if x.dtype.is_complex or not (x.is_floating_point() or x.dtype in _INTEGER_DTYPES):
+            raise InputError(f"input must hold real numbers, got dtype {x.dtype}")
+        if x.dim() >= 1 and x.shape[0] == 0:
+            raise InputError("input is an empty batch (N = 0): pass at least one sample")
+        return x.to(device=self.head.weight.device, dtype=torch.float32)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Residual stream after the last encoder block, ``N, D, H', W', T``."""

@@ -208,7 +208,8 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as exc:
             raise CheckpointError(
                 f"checkpoint {path} does not fit this model/optimizer "
-                f"({str(exc).splitlines()[0][:120]}); delete it or use a new --output-dir"
+                f"({str(exc).splitlines()[0][:120]}); start over with --overwrite or use a new "
+                "--output-dir"
             ) from None
         self.start_epoch = int(state["epoch"])
         self.history = list(state["history"])
