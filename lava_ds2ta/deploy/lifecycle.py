@@ -27,8 +27,8 @@ service, and a ``kill`` of the parent alone leaves the workers running, holding 
    ``__del__`` hooks do nothing later.
 4. **A private temporary folder** ``lava_ds2ta_run_<ns>_<pid>_<ticks>_*`` for recordings and
    for the manager server's socket (multiprocessing's temporary folder points there during the
-   session, instead of a ``pymp-*`` folder that a killed run would leave), removed when the
-   session ends.
+   session, instead of a ``pymp-*`` folder that a killed run would leave; only where the path is
+   short enough for a Unix socket, :data:`SOCKET_DIR_MAX`), removed when the session ends.
 5. **Stale-file removal.** Each session first removes segments and temporary folders of earlier
    runs whose process provably no longer exists (:func:`remove_stale`): what a SIGKILL left.
 
@@ -69,6 +69,9 @@ from lava_ds2ta.utils.procs import tag_stale
 SEGMENT_PREFIX = "lava_ds2ta"
 RUN_DIR_PREFIX = "lava_ds2ta_run"
 SHM_DIR = Path("/dev/shm")
+#: Longest folder path that can hold multiprocessing's ``listener-XXXXXXXX`` Unix socket (108
+#: bytes with the final NUL on Linux); a longer run folder leaves the socket to a ``pymp-*`` one.
+SOCKET_DIR_MAX = 107 - len("/listener-12345678") - 1
 _PR_SET_PDEATHSIG = 1
 
 #: Fork-hook state: ``active`` sessions, the forking process and whether its main thread forks.
@@ -258,7 +261,8 @@ class LavaSession:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}_{process_tag()}_"))
         self._signals.__enter__()  # SIGTERM stops a run cleanly also outside the commands
         self._mp_tempdir = _MP_CONFIG.get("tempdir")
-        _MP_CONFIG["tempdir"] = str(self.workdir)  # the manager server's socket goes here
+        if len(str(self.workdir)) <= SOCKET_DIR_MAX:  # the manager server's socket goes here
+            _MP_CONFIG["tempdir"] = str(self.workdir)
         _fork["active"] += 1
         return self
 

@@ -22,6 +22,7 @@ from lava_ds2ta.layers import LayerSpec
 from lava_ds2ta.layers import NetworkSpec
 from lava_ds2ta.layers.base import COMMON_FIELDS
 from lava_ds2ta.layers.validate import validate_network
+from lava_ds2ta.models.checkpoint import ZIP_MAGIC
 
 __all__ = ["LayerSpec", "NetworkSpec", "read_network", "read_open_network"]
 
@@ -132,6 +133,12 @@ def read_network(path: str | Path) -> NetworkSpec:
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: network file not found; check the path or run ds2ta-export")
+    with open(path, "rb") as head:
+        if head.read(len(ZIP_MAGIC)) == ZIP_MAGIC:
+            raise FormatError(
+                f"{path} is a PyTorch checkpoint, not a network file; export it first: "
+                f"ds2ta-export {path} -o model.net"
+            )
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
