@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
 from lava_ds2ta.errors import InputError
 from lava_ds2ta.export.match import load_matching_model
+from lava_ds2ta.export.reader import NetworkSpec
 from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.utils.atomic import write_text_atomic
 from lava_ds2ta.utils.cli import Parser
@@ -77,7 +79,7 @@ def _report_path(args: argparse.Namespace) -> Path:
     return path
 
 
-def _read(args: argparse.Namespace):
+def _read(args: argparse.Namespace) -> tuple[NetworkSpec, nn.Module | None]:
     """The network (with ``--time-steps`` for a netx file) and the checkpoint's model, checked
     to be the one the network was exported from (``None`` without ``--checkpoint``)."""
     spec = read_network(args.network)
