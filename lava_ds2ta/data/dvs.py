@@ -42,7 +42,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import pickle
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -180,17 +182,12 @@ class EventFrames(Dataset):
     def _frames(self, i: int) -> np.ndarray:
         path = self._cache_file(i)
         if path is not None and path.is_file():
-            with np.load(path) as z:
-                return z["frames"]
-        try:
-            events, _ = self.tonic_ds[i]
-        except ModuleNotFoundError as exc:
-            if exc.name == "aedat":
-                raise DataError(
-                    "data: reading CIFAR10-DVS .aedat4 files needs the 'aedat' package: "
-                    "pip install aedat"
-                ) from None
-            raise
+            try:
+                with np.load(path) as z:
+                    return z["frames"]
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                pass  # a damaged cache entry: computed again and replaced below
+        events = self._events(i)
         frames = self._compute(events)
         dtype = np.uint16 if frames.max(initial=0) < 2**16 else np.int64
         frames = frames.astype(dtype)
@@ -205,6 +202,26 @@ class EventFrames(Dataset):
                 Path(tmp).unlink(missing_ok=True)
                 raise
         return frames
+
+    def _events(self, i: int) -> np.ndarray:
+        """The events of sample ``i`` as tonic reads them; one-line errors for damaged files."""
+        source = self.tonic_ds.data[i]
+        try:
+            events, _ = self.tonic_ds[i]
+        except ModuleNotFoundError as exc:
+            if exc.name == "aedat":
+                raise DataError(
+                    "data: reading CIFAR10-DVS .aedat4 files needs the 'aedat' package: "
+                    "pip install aedat"
+                ) from None
+            raise
+        except (OSError, ValueError, EOFError, IndexError, KeyError, pickle.UnpicklingError) as exc:
+            reason = " ".join(str(exc).split())[:100] or type(exc).__name__
+            raise DataError(
+                f"data: {source} is corrupt or truncated ({reason}); download the data set "
+                "again (--download into an empty folder) or replace that file"
+            ) from None
+        return events
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
         i = self.indices[k]

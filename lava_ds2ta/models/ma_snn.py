@@ -182,7 +182,7 @@ class MASNN(torch.nn.Module):
         self.register_buffer("initialized", torch.tensor(False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = encode_input(x, self.config)
+        x = encode_input(x, self.config, self.head.weight.device)
         for layer in self.layers:
             x = layer(x)
         return self.head(x)

@@ -27,7 +27,7 @@ def register_model(name: str, config: Callable[..., Any], model: Callable[[Any],
 
 
 def _entry(name: str) -> tuple[Callable[..., Any], Callable[[Any], nn.Module]]:
-    if name not in _MODELS:
+    if not isinstance(name, str) or name not in _MODELS:
         raise ConfigError(f"model.name: unknown model {name!r} (known: {', '.join(_MODELS)})")
     return _MODELS[name]
 

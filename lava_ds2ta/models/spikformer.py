@@ -69,7 +69,7 @@ class SpikingTransformer(torch.nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Residual stream after the last encoder block, ``N, D, H', W', T``."""
-        x = self.sps(encode_input(x, self.config))
+        x = self.sps(encode_input(x, self.config, self.head.weight.device))
         for block in self.blocks:
             x = block(x)
         return x

@@ -257,12 +257,26 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
+def _check_finite(value: Any, key: str = "") -> None:
+    """No NaN or infinity anywhere in the config (also in free-form ``data.options``)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{key}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config: '{key}' is {value}; NaN and infinite values are not allowed")
+
+
 def config_from_dict(raw: Any) -> TrainConfig:
-    """Build and validate a :class:`TrainConfig` from a plain (YAML-parsed) mapping."""
+    """Build and validate a :class:`TrainConfig` from a plain (YAML-parsed) mapping; ``{}``
+    gives the defaults."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config: the top level must be a mapping, got {type(raw).__name__}")
+    _check_finite(raw)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             raise _unknown(str(key), list(TOP_LEVEL_KEYS))
@@ -329,12 +343,17 @@ def _set_nested(raw: dict[str, Any], parts: list[str], value: Any, key: str) -> 
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file into a mapping (one-line errors for missing/broken files)."""
+    """Read a YAML config file into a non-empty mapping (one-line errors for missing, broken,
+    non-UTF-8 or empty files: an empty file would silently train on the defaults)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config: file not found: {p}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config: {p} is not UTF-8 text (byte {exc.start}); save the YAML file as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"config: cannot read {p}: {exc.strerror}") from None
     try:
@@ -344,10 +363,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"config: {p}: YAML error{where}: {problem}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) and raw is not None:
         raise ConfigError(f"config: {p}: the top level must be a mapping")
+    if not raw:
+        raise ConfigError(
+            f"config: {p} is empty; a run needs at least a model and a data set "
+            "(start from train/configs/ds2ta_digits.yaml)"
+        )
     return raw
 
 

@@ -15,7 +15,8 @@ thread count). The data-dependent initialisation (:func:`lava_ds2ta.init.data_in
 on the first training batch.
 
 Output dir: ``last.pt`` (every epoch), ``best.pt`` (best test accuracy), ``metrics.csv``,
-``metrics.json``, ``curves.png`` and ``config.yaml``.
+``metrics.json``, ``curves.png`` and ``config.yaml``, all written at the end of the first epoch
+and later: a run that fails or is stopped before leaves no folder behind.
 
 Distributed (``torchrun``, :mod:`.distributed`): the model is wrapped in
 ``DistributedDataParallel``; each rank's RNGs are reseeded from
@@ -63,6 +64,7 @@ from lava_ds2ta.training.model_factory import check_data_compat
 from lava_ds2ta.training.model_factory import resolve_model_config
 from lava_ds2ta.training.optim import build_optimizer
 from lava_ds2ta.training.schedule import build_scheduler
+from lava_ds2ta.utils.atomic import write_text_atomic
 from lava_ds2ta.utils.seed import get_rng_states
 from lava_ds2ta.utils.seed import seed_everything
 from lava_ds2ta.utils.seed import set_rng_states
@@ -147,8 +149,7 @@ class Trainer:
             )
         if not self.dist.is_main:
             return
-        self.out.mkdir(parents=True, exist_ok=True)
-        for name in ("last.pt", "best.pt", "metrics.csv", "metrics.json"):
+        for name in ("last.pt", "best.pt", "metrics.csv", "metrics.json"):  # --overwrite
             (self.out / name).unlink(missing_ok=True)
 
     def _datasets(self, model_cfg: dict[str, Any]):
@@ -183,8 +184,6 @@ class Trainer:
                              self.dist, self.out / "last.pt", scaler, self.progress)  # fmt: skip
         if self.resume:
             self._restore()
-        elif self.dist.is_main:
-            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         if self.dist.enabled:
             cuda = self.device.type == "cuda"
             self.engine.model = DistributedDataParallel(
@@ -209,7 +208,8 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as exc:
             raise CheckpointError(
                 f"checkpoint {path} does not fit this model/optimizer "
-                f"({str(exc).splitlines()[0][:120]}); delete it or use a new --output-dir"
+                f"({str(exc).splitlines()[0][:120]}); start over with --overwrite or use a new "
+                "--output-dir"
             ) from None
         self.start_epoch = int(state["epoch"])
         self.history = list(state["history"])
@@ -248,6 +248,9 @@ class Trainer:
         if improved:
             self.best_acc, self.best_epoch = test_acc, epoch
         if self.dist.is_main:
+            if epoch == 1:  # the run's folder appears with its first results, never empty
+                write_text_atomic(self.out / "config.yaml",
+                                  yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))  # fmt: skip
             if improved:
                 save_checkpoint(self._state(epoch), self.out / "best.pt")
             save_checkpoint(self._state(epoch), self.out / "last.pt")  # commit point
