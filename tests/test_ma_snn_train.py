@@ -119,7 +119,7 @@ def test_ablation_trains_tabulates_resumes_and_skips(tmp_path, capsys):
     assert ablation_main([*args, "--set", "optim.lr=1e-3"]) == 2  # another recipe, same folder
     assert "cannot resume" in capsys.readouterr().err
     assert ablation_main([*args[:-2], "none", "XA"]) == 2
-    assert "--variants: unknown attention 'XA'" in capsys.readouterr().err
+    assert "--variants: unknown variant 'XA'" in capsys.readouterr().err
 
 
 GESTURE_SHRINK = [

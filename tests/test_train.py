@@ -19,11 +19,16 @@ from lava_ds2ta.models import create_model
 from lava_ds2ta.models import load_checkpoint
 from lava_ds2ta.models import load_model
 from lava_ds2ta.training import trainer as trainer_mod
+from lava_ds2ta.training.ablation import run_config
+from lava_ds2ta.training.ablation import summarise
 from lava_ds2ta.training.cli import main
 from lava_ds2ta.training.config import config_from_dict
+from lava_ds2ta.training.config import read_yaml
 from lava_ds2ta.training.loop import TrainingError
 from lava_ds2ta.training.metrics import COLUMNS
 from lava_ds2ta.training.trainer import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 EPOCHS = 3
 RAW = {
@@ -196,3 +201,23 @@ def test_resume_without_checkpoint_and_model_data_mismatch(tmp_path):
     raw = {**RAW, "model": {**RAW["model"], "num_classes": 5}, "output_dir": str(tmp_path)}
     with pytest.raises(Ds2taError, match=r"model.num_classes is 5 but data set 'digits' has 10"):
         Trainer(config_from_dict(raw)).fit()
+
+
+def test_seed_table_varies_the_transformer_variant(tmp_path):
+    """``ds2ta-ablation`` on a DS2TA config varies ``model.name`` (DS2TA's Table 4 ablation);
+    the table's spread is over seeds and its spike change is against Spikformer."""
+    raw = read_yaml(ROOT / "train/configs/ds2ta_digits.yaml")
+    cfg = run_config(raw, "spikformer", 3, tmp_path)
+    assert cfg.model.name == "spikformer" and cfg.seed == 3
+    assert Path(cfg.output_dir) == tmp_path / "spikformer" / "seed3"
+    with pytest.raises(Ds2taError, match="unknown variant 'TCSA'.*spikformer"):
+        run_config(raw, "TCSA", 0, tmp_path)
+    records = [
+        {"variant": "ds2ta", "acc": 97.0, "nasar": 0.1},
+        {"variant": "ds2ta", "acc": 99.0, "nasar": 0.3},
+        {"variant": "spikformer", "acc": 96.0, "nasar": 0.4},
+    ]
+    ds2ta, spikformer = summarise(records, ["ds2ta", "spikformer"])
+    assert (ds2ta["acc_mean"], ds2ta["acc_min"], ds2ta["acc_max"]) == (98.0, 97.0, 99.0)
+    assert ds2ta["acc_std"] == pytest.approx(2**0.5) and spikformer["acc_std"] == 0.0
+    assert ds2ta["spike_change"] == pytest.approx(-50.0) and spikformer["spike_change"] == 0.0

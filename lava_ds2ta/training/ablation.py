@@ -1,9 +1,14 @@
-"""``ds2ta-ablation``: train the vanilla network and every attention variant on the same seeds,
-then tabulate accuracy and NASAR in the form of MA-SNN's Table 6.
+"""``ds2ta-ablation``: train several variants of one config on the same seeds, then tabulate
+accuracy (mean and spread over the seeds) and NASAR in the form of MA-SNN's Table 6.
 
     ds2ta-ablation --config train/configs/ma_snn_dvs_digits.yaml --seeds 0 1 2 \\
         [--variants none TA CA SA TCA TSA CSA TCSA] [--output-dir runs/ma_snn_ablation] \\
         [--set optim.epochs=5] [--no-progress]
+    ds2ta-ablation --config train/configs/ds2ta_digits.yaml --variants ds2ta spikformer
+
+Variants are MA-SNN attention variants (``model.attention``; vanilla ``none``) for an MA-SNN
+config, and transformer variants (``model.name``: spikformer, ds2ta_tasa, ds2ta_nsad, ds2ta;
+DS2TA's Table 4 ablation, spike change against ``spikformer``) for a Spikformer/DS2TA config.
 
 Every run is a normal training run directory, ``<output-dir>/<variant>/seed<k>`` (``last.pt``,
 ``metrics.csv``, ...). A finished run is skipped and an interrupted one resumed, so the same
@@ -29,6 +34,7 @@ from lava_ds2ta.block.ma import ATTENTIONS
 from lava_ds2ta.data import build_datasets
 from lava_ds2ta.errors import ConfigError
 from lava_ds2ta.models import load_model
+from lava_ds2ta.models.config import VARIANTS
 from lava_ds2ta.training.checkpoint import check_resume_compatible
 from lava_ds2ta.training.checkpoint import load_training_checkpoint
 from lava_ds2ta.training.config import TrainConfig
@@ -45,15 +51,25 @@ from lava_ds2ta.utils.cli import run_command
 from lava_ds2ta.utils.device import select_device
 from lava_ds2ta.utils.plots import plot_ablation
 
-VANILLA = "none"
+#: The baseline each family's spike change is measured against (the first one present).
+BASELINES = ("none", "spikformer")
+
+
+def variant_key(raw: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The model key a variant sets and the variants known for the config's model family:
+    ``model.name`` for Spikformer/DS2TA configs, ``model.attention`` for MA-SNN ones."""
+    name = (raw.get("model") or {}).get("name")
+    return ("name", tuple(VARIANTS)) if name in VARIANTS else ("attention", tuple(ATTENTIONS))
 
 
 def run_config(raw: dict[str, Any], variant: str, seed: int, out: Path) -> TrainConfig:
-    """The training config of one run: ``model.attention = variant``, ``seed``, its folder."""
-    if variant not in ATTENTIONS:
-        known = ", ".join(ATTENTIONS)
-        raise ConfigError(f"--variants: unknown attention {variant!r} (known: {known})")
-    model = {**(raw.get("model") or {}), "attention": variant}
+    """The training config of one run: the variant (:func:`variant_key`), ``seed``, its folder."""
+    key, known = variant_key(raw)
+    if variant not in known:
+        raise ConfigError(
+            f"--variants: unknown variant {variant!r} for this config (known: {', '.join(known)})"
+        )
+    model = {**(raw.get("model") or {}), key: variant}
     run_dir = out / variant / f"seed{seed}"
     return config_from_dict({**raw, "model": model, "seed": seed, "output_dir": str(run_dir)})
 
@@ -72,11 +88,11 @@ def train_run(cfg: TrainConfig, progress: bool | None, log) -> None:
     Trainer(cfg, resume=resume, progress=progress, log=log).fit()
 
 
-def measure_run(cfg: TrainConfig) -> dict[str, Any]:
+def measure_run(cfg: TrainConfig, variant: str) -> dict[str, Any]:
     """Accuracy and spike statistics of a finished run (``spikes.json`` caches the latter)."""
     run_dir = Path(cfg.output_dir)
     state = load_training_checkpoint(run_dir / "last.pt")
-    record = {"variant": cfg.model.overrides["attention"], "seed": cfg.seed,
+    record = {"variant": variant, "seed": cfg.seed,
               "epochs": state["epoch"], "acc": state["history"][-1]["test_acc"],
               "best_acc": state["best_acc"]}  # fmt: skip
     cache = run_dir / "spikes.json"
@@ -102,32 +118,37 @@ def summarise(records: list[dict[str, Any]], variants: list[str]) -> list[dict[s
         nasar = statistics.fmean(r["nasar"] for r in records if r["variant"] == v)
         std = statistics.stdev(accs) if len(accs) > 1 else 0.0
         rows.append({"variant": v, "seeds": len(accs), "acc_mean": statistics.fmean(accs),
-                     "acc_std": std, "nasar": nasar})  # fmt: skip
-    base = next((r["nasar"] for r in rows if r["variant"] == VANILLA), None)
+                     "acc_std": std, "acc_min": min(accs), "acc_max": max(accs),
+                     "nasar": nasar})  # fmt: skip
+    base = next((r["nasar"] for b in BASELINES for r in rows if r["variant"] == b), None)
     for r in rows:
         r["spike_change"] = 100.0 * (r["nasar"] / base - 1.0) if base else None
     return rows
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """The paper's Table 6 layout: accuracy (mean +- std over seeds), NASAR, spikes vs vanilla."""
-    lines = [f"{'attention':<10} {'accuracy (%)':>16} {'seeds':>5} {'NASAR':>8} {'spikes':>9}"]
+    """The paper's Table 6 layout: accuracy (mean +- sample std over seeds, and the range),
+    NASAR, spikes against the baseline (vanilla MA-SNN or Spikformer)."""
+    lines = [f"{'variant':<10} {'accuracy (%)':>16} {'range (%)':>15} {'seeds':>5} {'NASAR':>8} "
+             f"{'spikes':>9}"]  # fmt: skip
     for r in rows:
         change = "" if r["spike_change"] is None else f"{r['spike_change']:+8.1f}%"
+        span = f"{r['acc_min']:.2f}-{r['acc_max']:.2f}"
         lines.append(f"{r['variant']:<10} {r['acc_mean']:>8.2f} +- {r['acc_std']:<5.2f} "
-                     f"{r['seeds']:>5d} {r['nasar']:>8.4f} {change:>9}")  # fmt: skip
+                     f"{span:>15} {r['seeds']:>5d} {r['nasar']:>8.4f} {change:>9}")  # fmt: skip
     return "\n".join(lines)
 
 
 def ablation(args: argparse.Namespace) -> None:
     raw = apply_overrides(read_yaml(args.config), args.overrides)
     out = Path(args.output_dir or Path(raw.get("output_dir") or "runs/ablation"))
-    configs = [run_config(raw, v, s, out) for v in args.variants for s in args.seeds]
+    variants = args.variants or list(variant_key(raw)[1])
+    runs = [(v, run_config(raw, v, s, out)) for v in variants for s in args.seeds]
     progress = False if args.no_progress else None
-    for cfg in configs:
+    for _, cfg in runs:
         train_run(cfg, progress, print)
-    records = [measure_run(cfg) for cfg in configs]
-    rows = summarise(records, args.variants)
+    records = [measure_run(cfg, v) for v, cfg in runs]
+    rows = summarise(records, variants)
     table = format_table(rows)
     print(f"\n{table}\n")
     report = {"config": str(args.config), "overrides": args.overrides, "seeds": args.seeds,
@@ -139,9 +160,13 @@ def ablation(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ds2ta-ablation", description=__doc__.split("\n")[0])
-    p.add_argument("--config", required=True, help="YAML training config of an MA-SNN model")
+    p.add_argument("--config", required=True, help="YAML training config (MA-SNN or DS2TA)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--variants", nargs="+", default=list(ATTENTIONS), help="attention variants")
+    p.add_argument(
+        "--variants", nargs="+",
+        help="MA-SNN attention variants (default: all 8) or transformer variants (default: "
+        "spikformer ds2ta_tasa ds2ta_nsad ds2ta)",
+    )  # fmt: skip
     p.add_argument("--output-dir", help="folder of the runs (default: the config's output_dir)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value for every run (repeatable)")  # fmt: skip
