@@ -1,6 +1,6 @@
 """Loihi 2 limits, per-core budgets and the resource model (cores and chips per layer).
 
-Every layer type describes what it needs (``LayerType.usage`` -> :class:`~lava_ds2ta.layers.base.Usage`:
+Every layer type describes what it needs (``LayerType.usage`` -> ``Usage``:
 neurons, synapse groups, weights, delays, graded messages, host work); this module turns that
 into neuro cores with the budgets below and lists the hardware limits a layer breaks.
 
@@ -118,11 +118,20 @@ def _pow2_below(limit: float, cap: int) -> int:
     return p
 
 
+def _pow2(limit: float, cap: int) -> int:
+    """The largest power of two ``p <= cap`` with ``p < limit`` (at least 1)."""
+    p = 1
+    while p * 2 < limit and p * 2 <= cap:
+        p *= 2
+    return p
+
+
 def estimate_cores(usage: Usage, budget: Budget) -> Cores:
     """Cores for a layer's neurons (0 for a layer without neurons on neuro cores).
 
     Maps (``C, H, W``) are tiled as Intel's compiler tiles PilotNet's convolutions: all channels,
-    full height, the width cut to a power of two so that a tile holds fewer than
+    full height, the width cut to a power of two (always, even when all of it would fit) so that
+    a tile holds fewer than
     ``neurons_per_core`` neurons (height, then channels, are cut first when a row does not fit);
     the channels are halved until the tile's synaptic memory fits. Vectors are split as the
     compiler's log shows: start with one core, multiply the number of parts by
@@ -138,7 +147,7 @@ def estimate_cores(usage: Usage, budget: Budget) -> Cores:
         while True:
             c = min(c, _pow2_below(nb, c))
             h = _pow2_below(nb / c, h_full)
-            w = _pow2_below(nb / (c * h), w_full)
+            w = _pow2(nb / (c * h), w_full)
             units = sum(synmem_units(g, c * h * w, c) for g in usage.groups)
             if units <= budget.synmem_units or c == 1:
                 break
