@@ -22,19 +22,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lava.utils import loihi
 
+from lava_ds2ta.deploy.compare import compare_with_torch
+from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.errors import InputError
 from lava_ds2ta.export.reader import read_network
+from lava_ds2ta.loihi.bundle import make_bundle
+from lava_ds2ta.loihi.bundle import submit
+from lava_ds2ta.loihi.check import check_network
+from lava_ds2ta.loihi.check import format_table
+from lava_ds2ta.loihi.hardware import graph_processes
+from lava_ds2ta.loihi.hardware import run_hardware_form
+from lava_ds2ta.loihi.hwrun import PROFILERS
+from lava_ds2ta.loihi.hwrun import run_on_loihi
+from lava_ds2ta.loihi.resources import Budget
 from lava_ds2ta.utils.atomic import write_text_atomic
 from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
 from lava_ds2ta.utils.cli import int_at_least
 from lava_ds2ta.utils.cli import run_command
 from lava_ds2ta.utils.paths import check_output
-
-#: What ``--profile`` accepts -> the lava-loihi profiler class (``lava.utils.loihi2_profiler``).
-PROFILERS = {"power": "Loihi2Power", "time": "Loihi2ExecutionTime", "memory": "Loihi2Memory",
-             "activity": "Loihi2Activity"}  # fmt: skip
 
 NO_LAVA_LOIHI = (
     "the Loihi 2 backend needs Intel's lava-loihi (INRC membership), which is not installed "
@@ -107,16 +115,10 @@ def _spec(args: argparse.Namespace):
 
 
 def _levels(spec, args: argparse.Namespace) -> tuple[dict[str, Any], np.ndarray]:
-    from lava_ds2ta.deploy.compare import load_test_inputs
-
     return load_test_inputs(spec, args.data, args.samples, args.data_root)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lava_ds2ta.loihi.check import check_network
-    from lava_ds2ta.loihi.check import format_table
-    from lava_ds2ta.loihi.resources import Budget
-
     spec = _spec(args)
     levels = _levels(spec, args)[0]["levels"] if args.data else None
     budget = Budget(args.neurons_per_core, args.synmem_units, args.axons_per_core,
@@ -139,10 +141,6 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("ds2ta-loihi run needs --data (e.g. --data digits)")
     if not args.sim:
         return _run_hardware(args)
-    from lava_ds2ta.deploy.compare import compare_with_torch
-    from lava_ds2ta.loihi.hardware import graph_processes
-    from lava_ds2ta.loihi.hardware import run_hardware_form
-
     path = Path(args.report) if args.report else Path(args.network).with_suffix(".loihi.json")
     check_output(path, "--report", [args.network])
     spec = _spec(args)
@@ -166,18 +164,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_hardware(args: argparse.Namespace) -> int:
     """Loihi2HwCfg through lava-loihi (INRC); one line when lava-loihi is absent."""
-    from lava.utils import loihi
-
     if not loihi.is_installed():
         raise InputError(NO_LAVA_LOIHI.format(net=args.network))
-    from lava_ds2ta.loihi.hwrun import run_on_loihi  # pragma: no cover (needs lava-loihi)
-
-    return run_on_loihi(args)  # pragma: no cover
+    return run_on_loihi(args)  # needs lava-loihi (INRC): not run here
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from lava_ds2ta.loihi.bundle import make_bundle
-
     read_network(args.network)  # a bad file fails here, not on the INRC VM
     out = make_bundle(Path(args.network), Path(args.out), args.data, args.samples,
                       args.loihi_gen, args.partition, args.board)  # fmt: skip
@@ -187,8 +179,6 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from lava_ds2ta.loihi.bundle import submit
-
     submit(Path(args.bundle), args.host, args.remote_dir, args.dry_run)
     return 0
 

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2HwCfg
+from lava.utils import loihi
 
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.lifecycle import LavaSession
@@ -24,11 +27,13 @@ from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.loihi.hardware import HardwareBuilder
 from lava_ds2ta.utils.atomic import write_text_atomic
 
+#: What ``--profile`` accepts -> the lava-loihi profiler class (``lava.utils.loihi2_profiler``).
+PROFILERS = {"power": "Loihi2Power", "time": "Loihi2ExecutionTime", "memory": "Loihi2Memory",
+             "activity": "Loihi2Activity"}  # fmt: skip
+
 
 def _profilers(names: str, steps: int) -> dict[str, Any]:
     from lava.utils import loihi2_profiler as prof  # lava-loihi only
-
-    from lava_ds2ta.loihi.cli import PROFILERS
 
     out = {}
     for name in filter(None, (n.strip() for n in names.split(","))):
@@ -42,10 +47,6 @@ def _profilers(names: str, steps: int) -> dict[str, Any]:
 def run_on_loihi(args: argparse.Namespace) -> int:
     """Stream the samples through the hardware-form graph on Loihi 2 (one compile, LIFReset
     neurons; the TASA relays are not cleared between samples on hardware: see docs)."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2HwCfg
-    from lava.utils import loihi
-
     loihi.use_slurm_host(partition=args.partition, board=args.board,
                          loihi_gen=getattr(loihi.ChipGeneration, args.loihi_gen))  # fmt: skip
     spec = read_network(args.network)
