@@ -16,6 +16,7 @@ from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.proc.add.process import AlignedSum
 
@@ -31,10 +32,20 @@ class AddLayer(LayerType):
             if spec.layers[j].shape != tuple(layer.shape):
                 fail(f"input {j} has shape {spec.layers[j].shape}, the sum has {layer.shape}")
 
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """No process on Loihi 2: every reader sums the summands at its dendrites (one synapse
+        set per summand, counted by the reader)."""
+        return Usage(note="summed at the readers' dendrites")
+
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
         return sum(inputs[1:], inputs[0].copy())
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
+        if getattr(net, "dendritic_sums", False):
+            # Loihi 2 form: no process; every reader receives the summands on its own synapses
+            # (Lava sums the ports at the InPort), aligned by the builder's delays.
+            parts = [part for term in inputs for part in term.parts]
+            return Signal(parts, layer.shape, binary=False)
         total = inputs[0]
         for i, term in enumerate(inputs[1:], start=1):
             early, late = sorted((total, term), key=lambda s: s.latency)

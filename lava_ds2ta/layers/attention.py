@@ -26,6 +26,8 @@ from lava_ds2ta.layers.base import Field
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import SynapseGroup
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.cuba import NeuronLayer
 from lava_ds2ta.proc.attention.process import SpikingAttention
@@ -85,6 +87,26 @@ class AttentionLayer(NeuronLayer):
         p = layer.params
         return attention_current(*inputs, int(p["numHeads"]), int(p["headDim"]),
                                  self.tables(layer), int(p["scaleShift"]))  # fmt: skip
+
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """The product ``Q K^T``, the table lookup and ``A V`` on host/embedded cores
+        (``2 D N^2`` multiply-accumulates per step), the current sent as graded messages to the
+        attention LIF on neuro cores through one input synapse per neuron."""
+        p = layer.params
+        heads, d = int(p["numHeads"]), int(p["headDim"])
+        tokens = int(np.prod(layer.shape[1:]))
+        tables = self.tables(layer)
+        top = d if tables is None else int(np.abs(tables).max(initial=0))
+        bound = tokens * top * (1 << (WEIGHT_EXP - int(p["scaleShift"])))
+        n = layer.size
+        return Usage(
+            place="neuro+host", neurons=n, grid=tuple(layer.shape),
+            groups=[SynapseGroup("identity", "host current", np.ones(n, np.int64), axons=n)],
+            connections=n, fan_in=1, fan_out=1, neuron=layer.neuron,
+            graded={"attention current (bound)": bound},
+            host_macs=2 * heads * d * tokens * tokens, tables=tables,
+            note="Q K^T, NSAD lookup and A V on host/embedded cores",
+        )  # fmt: skip
 
     def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
         p = layer.params

@@ -9,6 +9,9 @@ A layer type owns everything the pipeline knows about its layers (docs/architect
 ``write``            the exporter's side: validate and write the datasets of one layer
 ``reference``        the integer reference step, numpy ``int64``, time aligned with PyTorch
 ``build``            the Lava construction on the CPU backend (``Loihi2SimCfg``)
+``usage``            what the layer needs on Loihi 2 (:class:`Usage`: neurons, synapse groups,
+                     weights, delays, graded messages, host work); :mod:`lava_ds2ta.loihi`
+                     judges it against the chip's limits and budgets
 =================== ===================================================================
 
 The reader (:mod:`lava_ds2ta.export.reader`), the reference simulator
@@ -171,6 +174,70 @@ COMMON_FIELDS = (
 )
 
 
+@dataclass
+class SynapseGroup:
+    """Synapses of one layer that Loihi 2 stores together (one weight exponent, one delay).
+
+    ``kind`` ``"conv"``: a shared kernel (``taps`` = ``C/g kH kW`` weights per output channel,
+    stored once per core for the core's channels); ``"dense"``: a matrix of ``axons`` inputs
+    (``nonzero`` weights). ``weights`` are the integer weights (mantissas in the file's units),
+    ``exponent`` the weight exponent the layer adds (TASA taps: ``-tau m``), ``delay`` in steps,
+    ``replicas`` how many input populations feed it (one per summand of a residual sum).
+    """
+
+    kind: str
+    label: str
+    weights: np.ndarray
+    axons: int
+    taps: int = 1
+    exponent: int = 0
+    delay: int = 0
+    replicas: int = 1
+    channels: int = 1
+
+    @property
+    def nonzero(self) -> int:
+        return int(np.count_nonzero(self.weights))
+
+
+@dataclass
+class Usage:
+    """What a layer needs on Loihi 2, in the layer's own terms (no budgets, no limits).
+
+    ``place``: ``"neuro"`` (neuro cores), ``"host"`` (host / embedded cores), ``"neuro+host"``
+    (a host product feeding neurons on neuro cores), ``"none"`` (no process: a view or a sum
+    done at the readers' dendrites). ``neurons`` on neuro cores with ``grid`` their ``C, H, W``
+    output (tiled by the resource model); ``connections`` the synaptic connections (unrolled:
+    one per input-output pair that a spike crosses); ``fan_in`` per neuron, ``fan_out`` per
+    input neuron; ``graded`` the largest magnitude of each graded message the layer sends or
+    receives (``label -> value``, bits are derived); ``host_macs`` the multiply-accumulates per
+    step that host/embedded cores do; ``tables`` lookup tables (NSAD) held on the host.
+    """
+
+    place: str = "none"
+    neurons: int = 0
+    grid: tuple[int, ...] = ()
+    groups: list[SynapseGroup] = field(default_factory=list)
+    connections: int = 0
+    fan_in: int = 0
+    fan_out: int = 0
+    neuron: dict[str, Any] | None = None
+    bias: np.ndarray | None = None
+    graded: dict[str, int] = field(default_factory=dict)
+    host_macs: int = 0
+    tables: np.ndarray | None = None
+    note: str = ""
+
+
+def summands(spec: NetworkSpec, index: int) -> int:
+    """How many spike populations add up to layer ``index``'s output (an ``add`` of ``k`` layers
+    is read as ``k`` populations summed at the readers' dendrites; other layers are one)."""
+    layer = spec.layers[index]
+    if layer.type != "add":
+        return 1
+    return sum(summands(spec, j) for j in layer.inputs)
+
+
 class LayerType:
     """Base of all layer types; subclasses set the class attributes and override methods."""
 
@@ -219,6 +286,11 @@ class LayerType:
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
         """The layer's output (``N, C, H, W, T`` int64) from its inputs' outputs."""
         raise FormatError(f"layer type {self.name!r} has no integer reference")
+
+    # ------------------------------------------------------------------------ Loihi 2
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """What the layer needs on Loihi 2 (default: nothing; a view)."""
+        return Usage()
 
     # --------------------------------------------------------------------------- Lava
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:

@@ -27,7 +27,10 @@ from lava_ds2ta.layers.base import Field
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import SynapseGroup
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.base import summands
 from lava_ds2ta.layers.cuba import NeuronLayer
 from lava_ds2ta.proc.conv.kernel import out_size
 
@@ -139,6 +142,28 @@ class ConvLayer(NeuronLayer):
 
     def current(self, layer: LayerSpec, inputs: list[np.ndarray]) -> np.ndarray:
         return conv2d(inputs[0], conv_weight(layer), self.geometry(layer))
+
+    def synapse_groups(self, layer: LayerSpec, replicas: int) -> list[SynapseGroup]:
+        """The layer's synapses as Loihi 2 stores them: one shared kernel."""
+        w = conv_weight(layer)
+        return [SynapseGroup("conv", "kernel", w, axons=replicas * int(np.prod(w.shape[1:])),
+                             taps=int(np.prod(w.shape[1:])), replicas=replicas,
+                             channels=w.shape[0])]  # fmt: skip
+
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """Neurons ``O H' W'``; each reads ``C/g kH kW`` weights of a shared kernel (per summand
+        of its input), and an input spike reaches ``ceil(kH/sy) ceil(kW/sx) O/g`` neurons."""
+        parts = summands(spec, layer.inputs[0]) if layer.inputs else 1
+        groups = self.synapse_groups(layer, parts)
+        (sy, sx), _, _, g = self.geometry(layer)
+        o, cg, kh, kw = conv_weight(layer).shape
+        fan_in = sum(gr.taps * gr.replicas for gr in groups)
+        return Usage(
+            place="neuro", neurons=layer.size, grid=tuple(layer.shape), groups=groups,
+            connections=layer.size * fan_in, fan_in=fan_in,
+            fan_out=len(groups) * -(-kh // sy) * -(-kw // sx) * (o // g),
+            neuron=layer.neuron, bias=layer.params.get("bias"),
+        )  # fmt: skip
 
     def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
         (x,) = inputs

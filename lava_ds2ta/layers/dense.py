@@ -31,6 +31,8 @@ from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import SynapseGroup
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.cuba import check_neuron
 from lava_ds2ta.layers.cuba import is_cuba
@@ -106,6 +108,28 @@ class DenseLayer(LayerType):
         elif d.size == w.shape[1]:
             d = np.repeat(d[None, :], w.shape[0], axis=0)
         return w, np.broadcast_to(d, w.shape)
+
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """``outFeatures`` neurons reading ``inFeatures`` axons (plus their own for
+        ``dense_rec``); a delay field per synapse (the largest delay is what Loihi checks)."""
+        w, d = self.weights(layer)
+        groups = [SynapseGroup("dense", "weight", w, axons=w.shape[1], delay=int(d.max(initial=0)))]
+        if self.recurrent:
+            rec = np.rint(np.asarray(layer.params["weight_rec"], np.float64)).astype(np.int64)
+            groups.append(SynapseGroup("dense", "recurrent", rec, axons=rec.shape[1]))
+        nz = sum(g.nonzero for g in groups)
+        neuron = layer.neuron or NETX_DEFAULT_NEURON
+        graded = {}
+        if not is_cuba(neuron):  # sigma-delta and other graded neurons: netx's message bits
+            graded["graded spikes (netx)"] = (1 << (int(neuron.get("messageBits", 16)) - 1)) - 1
+        return Usage(
+            place="neuro", neurons=layer.size, grid=(layer.size,), groups=groups,
+            connections=nz, fan_in=int(max((np.count_nonzero(g.weights, axis=1).max(initial=0)
+                                            for g in groups), default=0)),
+            fan_out=int(max((np.count_nonzero(g.weights, axis=0).max(initial=0)
+                             for g in groups), default=0)),
+            neuron=neuron, bias=layer.params.get("bias"), graded=graded,
+        )  # fmt: skip
 
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
         x = inputs[0].reshape(inputs[0].shape[0], -1, inputs[0].shape[-1]).astype(np.int64)

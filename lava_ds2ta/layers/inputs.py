@@ -23,6 +23,7 @@ from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.conv import WEIGHT_LIMIT
 from lava_ds2ta.layers.cuba import check_neuron
@@ -70,6 +71,15 @@ class InputLayer(LayerType):
             return 1, 0
         weight = int(np.asarray(p.get("weight", W_SCALE)).reshape(-1)[0])  # netx: 64 is unity
         return weight, int(np.asarray(p.get("bias", 0)).reshape(-1)[0])
+
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """Ours: graded input levels sent by the host. netx: lava-dl's input neurons."""
+        if layer.neuron is None:
+            levels = int(layer.params.get("inputLevels", 1))
+            return Usage(place="host", graded={"input levels": levels},
+                         note="input frames sent by the host")  # fmt: skip
+        return Usage(place="neuro", neurons=layer.size, grid=tuple(layer.shape),
+                     neuron=layer.neuron, note="input neurons")  # fmt: skip
 
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
         (x,) = inputs  # the simulator passes the input levels

@@ -20,10 +20,18 @@ from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import SynapseGroup
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.base import summands
 from lava_ds2ta.layers.conv import ConvGeometry
 from lava_ds2ta.layers.conv import conv_output_shape
 from lava_ds2ta.layers.conv import pair
+
+#: The pooling neurons as a CUBA ``neuron/`` group: no current or voltage memory (Loihi 2's
+#: 12-bit decays: ``vDecay`` 4095 leaves ``v / 4096``, and ``v`` is 0 before every step because
+#: the inputs are non-negative and any positive ``v`` fires and resets), fires on ``v > 0``.
+POOL_NEURON = {"type": "CUBA", "iDecay": DECAY_SCALE, "vDecay": DECAY_SCALE - 1, "vThMant": 0}
 
 
 def spike_maxpool(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
@@ -71,6 +79,22 @@ class SpikeMaxPoolLayer(LayerType):
         p = layer.params
         return spike_maxpool(inputs[0], *(pair(p[k]) for k in ("kernelSize", "stride", "padding")))
 
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """A depthwise kernel of ones into memoryless neurons (one per output value)."""
+        c = spec.layers[layer.inputs[0]].shape[0]
+        ones = self.ones(layer, c)
+        taps = int(np.prod(ones.shape[1:]))
+        parts = summands(spec, layer.inputs[0])
+        (sy, sx), _, _, _ = self.geometry(layer, c)
+        return Usage(
+            place="neuro", neurons=layer.size, grid=tuple(layer.shape),
+            groups=[SynapseGroup("conv", "ones", ones, axons=parts * taps, taps=taps,
+                                 replicas=parts, channels=c)],
+            connections=layer.size * taps * parts, fan_in=taps * parts,
+            fan_out=-(-ones.shape[2] // sy) * -(-ones.shape[3] // sx),
+            neuron=dict(POOL_NEURON),
+        )  # fmt: skip
+
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs
         c = x.shape[0]
@@ -78,7 +102,8 @@ class SpikeMaxPoolLayer(LayerType):
         # No current or voltage memory (decays of one), fires on v > 0: an OR of the window.
         n = layer.size
         if net.fixed:
-            lif = LIF(shape=(n,), du=DECAY_SCALE - 1, dv=DECAY_SCALE, vth=0, name=layer.name)
+            lif = LIF(shape=(n,), du=POOL_NEURON["iDecay"] - 1, dv=POOL_NEURON["vDecay"],
+                      vth=POOL_NEURON["vThMant"], name=layer.name)  # fmt: skip
         else:
             lif = LIF(shape=(n,), du=1.0, dv=1.0, vth=0.0, name=layer.name)
         net.add(lif)

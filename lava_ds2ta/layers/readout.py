@@ -23,7 +23,10 @@ from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import SynapseGroup
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.base import summands
 from lava_ds2ta.layers.conv import ConvGeometry
 
 
@@ -56,6 +59,25 @@ class ReadoutLayer(LayerType):
         w = np.asarray(layer.params["weight"], np.int64)
         out = np.einsum("kc,nchwt->nkt", w, x.astype(np.int64))
         return out + self.step_bias(layer, x.shape[1:-1])[None, :, None]
+
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """``C`` token-sum accumulators (a depthwise kernel of ones over the grid, per summand)
+        and ``classes`` logit accumulators (a dense ``classes x C`` matrix); graded values, read
+        by the host every step."""
+        c, h, w = spec.layers[layer.inputs[0]].shape
+        parts = summands(spec, layer.inputs[0])
+        weight = np.asarray(layer.params["weight"], np.int64)
+        sums = parts * h * w
+        return Usage(
+            place="neuro", neurons=c + layer.size, grid=(c + layer.size,),
+            groups=[SynapseGroup("conv", "token sum", np.ones((c, 1, h, w), np.int64),
+                                 axons=sums, taps=h * w, replicas=parts, channels=c),
+                    SynapseGroup("dense", "logits", weight, axons=c)],
+            connections=c * sums + weight.size, fan_in=max(sums, c), fan_out=layer.size,
+            graded={"token sums": sums,
+                    "logits per step": int(np.abs(weight).sum(axis=1).max(initial=0)) * sums},
+            note="logits read by the host",
+        )  # fmt: skip
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs

@@ -13,6 +13,8 @@ one copy of the shared convolution weights.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from lava_ds2ta.fixed_point import DELAY_MAX
@@ -21,6 +23,7 @@ from lava_ds2ta.layers.base import Builder
 from lava_ds2ta.layers.base import Field
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import SynapseGroup
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.conv import ConvLayer
 from lava_ds2ta.layers.conv import conv_weight
@@ -48,6 +51,13 @@ class TASALayer(ConvLayer):
     def current(self, layer: LayerSpec, inputs: list[np.ndarray]) -> np.ndarray:
         c = super().current(layer, inputs)
         return tasa_window(c, int(layer.params["tau"]), int(layer.params["window"]))
+
+    def synapse_groups(self, layer: LayerSpec, replicas: int) -> list[SynapseGroup]:
+        """One replica of the kernel per tap ``m``: weight exponent ``-tau m``, delay ``m``."""
+        (kernel,) = super().synapse_groups(layer, replicas)
+        tau = int(layer.params["tau"])
+        return [replace(kernel, label=f"tap {m}", exponent=-tau * m, delay=m)
+                for m in range(int(layer.params["window"]))]  # fmt: skip
 
     def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
         (x,) = inputs

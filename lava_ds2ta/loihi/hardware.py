@@ -1,0 +1,223 @@
+"""The hardware-form Lava graph: what Loihi 2 neuro cores run as Lava's standard processes.
+
+:class:`HardwareBuilder` builds a network file as it would be mapped to Loihi 2 (docs/loihi2.md):
+
+- convolutions, token projections and the spike max-pool: Lava's ``Conv`` (8-bit weights, a
+  weight exponent) into ``LIF`` neurons (CUBA, 12-bit decays, 24-bit states);
+- DS2TA's TASA synapse: one ``Conv`` per tap ``m`` with weight exponent ``-tau m``, reading the
+  input delayed by ``m`` steps;
+- delays (TASA taps, path alignment): chains of relays, each a ``Sparse`` identity synapse into a
+  memoryless ``LIF`` that fires on any input (one step per relay);
+- residual sums: no process; every reader gets the summands on its own synapses (graded input);
+- the readout: a ``Conv`` of ones (token sum) into a ``Dense`` (graded, 8-bit weights);
+- host/embedded side only: the attention product (``Q K^T``, NSAD lookup, ``A V``:
+  :class:`~lava_ds2ta.proc.attention.process.SpikingAttention`), the input frames
+  (:class:`~lava_ds2ta.proc.source.process.FrameSource`) and the recorders (probes).
+
+Samples are isolated as on hardware, by the host: every sample runs ``T + latency`` steps (zero
+frames after its ``T``) and then every state of the graph (``u``, ``v``, synapse buffers) is
+cleared (:func:`run_hardware_form`). On the CPU the ``Conv`` processes run our exact BLAS
+models (:data:`~lava_ds2ta.proc.conv.models.FAST_MODELS`), which apply ``weight_exp`` as
+Lava's ``Dense`` does (accumulate, then shift).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from lava.magma.core.process.ports.ports import InPort
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.conv.process import Conv
+from lava.proc.dense.process import Dense
+from lava.proc.lif.process import LIF
+from lava.proc.sparse.process import Sparse
+
+from lava_ds2ta.deploy.builder import NetworkBuilder
+from lava_ds2ta.deploy.lifecycle import LavaSession
+from lava_ds2ta.deploy.runner import LavaResult
+from lava_ds2ta.deploy.runner import from_lava
+from lava_ds2ta.deploy.runner import to_frames
+from lava_ds2ta.fixed_point import DECAY_SCALE
+from lava_ds2ta.layers import LayerSpec
+from lava_ds2ta.layers import NetworkSpec
+from lava_ds2ta.layers import Signal
+from lava_ds2ta.layers.conv import ConvGeometry
+from lava_ds2ta.layers.conv import conv_output_shape
+from lava_ds2ta.loihi.resources import WEIGHT_BITS
+from lava_ds2ta.loihi.resources import weight_format
+from lava_ds2ta.proc.attention.process import SpikingAttention
+from lava_ds2ta.proc.conv.models import FAST_MODELS
+from lava_ds2ta.proc.recorder.process import Recorder
+from lava_ds2ta.proc.source.process import FrameSource
+
+#: Lava's standard processes that Loihi 2 neuro cores run.
+NEURO_CORE_PROCESSES = (Conv, Dense, Sparse, LIF)
+#: Our processes that run on the host or the embedded cores (never on neuro cores).
+HOST_PROCESSES = (SpikingAttention, FrameSource, Recorder)
+#: State variables cleared between samples (neuron states and synapse buffers).
+STATE_VARS = ("u", "v", "a_buf", "a_buff")
+
+
+class PortGroup:
+    """Several OutPorts whose sum is one current (the taps of a TASA synapse)."""
+
+    def __init__(self, ports: list[Any]) -> None:
+        self.ports = ports
+
+    def connect(self, in_port: InPort) -> None:
+        for port in self.ports:
+            port.connect(in_port)
+
+
+class HardwareBuilder(NetworkBuilder):
+    """:class:`NetworkBuilder` for the Loihi 2 form (fixed point)."""
+
+    dendritic_sums = True
+
+    def __init__(self, spec: NetworkSpec, frames: np.ndarray, workdir: Path,
+                 record: bool = False, period: int | None = None) -> None:  # fmt: skip
+        super().__init__(spec, frames, workdir, "fixed_pt", record)
+        # Steps per sample including the flush: neurons are reset when their sample arrives
+        # (LIFReset), the host clears every other state between samples.
+        self.period = period
+        self._relays: dict[tuple[int, int], Any] = {}
+
+    # ----------------------------------------------------------------------- delays
+    def relay(self, port: Any, steps: int) -> Any:
+        """``port``'s binary spikes ``steps`` steps later: a chain of ``Sparse`` identity
+        synapses into memoryless ``LIF`` relays (shared by every reader of the same delay)."""
+        key = (id(port), steps)
+        if key in self._relays:
+            return self._relays[key]
+        prev = port if steps == 1 else self.relay(port, steps - 1)
+        n = int(np.prod(port.shape))
+        syn = Sparse(weights=sp.identity(n, dtype=np.int32, format="csr"), num_message_bits=0,
+                     name=f"relay{steps}.syn")  # fmt: skip
+        # du = 4095: no current memory; dv = 4095: v / 4096 is 0 for the 0 left by a reset.
+        lif = LIF(shape=(n,), du=DECAY_SCALE - 1, dv=DECAY_SCALE - 1, vth=0, name=f"relay{steps}")
+        prev.connect(syn.s_in)
+        syn.a_out.connect(lif.a_in)
+        self.add(syn, lif)
+        self._relays[key] = lif.s_out
+        return lif.s_out
+
+    def connect(self, signal: Signal, in_port: InPort, target: int | None = None,
+                shape: tuple[int, ...] | None = None) -> None:  # fmt: skip
+        target = signal.latency if target is None else target
+        for port, lat in signal.parts:
+            if lat < target:
+                if not self._binary_port(port):
+                    raise ValueError("hardware form: only binary spikes can be delayed by relays")
+                port = self.relay(port, target - lat)
+            (port if shape is None else port.reshape(shape)).connect(in_port)
+
+    @staticmethod
+    def _binary_port(port: Any) -> bool:
+        proc = port.process if hasattr(port, "process") else None
+        while proc is None and hasattr(port, "_parent_port"):  # virtual ports
+            port = port._parent_port
+            proc = getattr(port, "process", None)
+        return isinstance(proc, LIF)
+
+    # --------------------------------------------------------------------- synapses
+    def dense(self, layer: LayerSpec, w: np.ndarray, x: Signal, mantissas: bool = False) -> Dense:
+        bits, _ = weight_format(w)
+        if bits > WEIGHT_BITS or (w.min(initial=0) < 0 < w.max(initial=0) and np.any(w % 2)):
+            self.fail(layer, f"weights do not fit Loihi 2's {WEIGHT_BITS}-bit mantissas")
+        syn = Dense(weights=w.astype(np.int32), num_weight_bits=WEIGHT_BITS, weight_exp=0,
+                    num_message_bits=0 if x.binary else 24, name=f"{layer.name}.syn")  # fmt: skip
+        self.connect(x, syn.s_in)
+        self.add(syn)
+        return syn
+
+    def conv(self, layer: LayerSpec, weight: np.ndarray, x: Signal, geometry: ConvGeometry,
+             taps: tuple[int, int] | None = None, mantissas: bool = False):  # fmt: skip
+        """Lava ``Conv`` with 8-bit weights; a TASA synapse (``taps = (tau, window)``) is one
+        ``Conv`` per tap ``m`` (exponent ``-tau m``) reading ``x`` delayed by ``m`` steps."""
+        c, h, w = x.shape
+        stride, padding, dilation, groups = geometry
+        lava_w = weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1).astype(np.int32)
+        params = dict(stride=stride[::-1], padding=padding[::-1], dilation=dilation[::-1],
+                      groups=groups)  # fmt: skip
+        out = conv_output_shape(x.shape, weight.shape, geometry)
+        self.memory[layer.index] = self.memory.get(layer.index, 0) + int(weight.size) * 4
+        tau, window = taps if taps is not None else (0, 1)
+        ports, procs = [], []
+        for m in range(window):
+            proc = Conv(weight=lava_w, input_shape=(w, h, c), weight_exp=-tau * m,
+                        num_weight_bits=WEIGHT_BITS, num_message_bits=0 if x.binary else 24,
+                        name=f"{layer.name}.tap{m}", **params)  # fmt: skip
+            self.connect(x, proc.s_in, target=x.latency + m, shape=(w, h, c))
+            self.add(proc)
+            ports.append(proc.a_out.flatten())
+            procs.append(proc)
+        assert tuple(procs[0].a_out.shape) == (out[2], out[1], out[0])
+        if taps is None:
+            return ports[0], procs[0]
+        return PortGroup(ports), procs
+
+
+def graph_processes(net_processes: list[Any]) -> dict[str, list[str]]:
+    """The graph's processes by side: ``neuro`` (Lava's standard processes), ``host`` (ours,
+    host/embedded), ``other`` (anything else: must be empty in the hardware form)."""
+    out: dict[str, list[str]] = {"neuro": [], "host": [], "other": []}
+    for p in net_processes:
+        side = ("neuro" if isinstance(p, NEURO_CORE_PROCESSES)
+                else "host" if isinstance(p, HOST_PROCESSES) else "other")  # fmt: skip
+        out[side].append(f"{type(p).__module__}.{type(p).__name__}:{p.name}")
+    return out
+
+
+def run_hardware_form(spec: NetworkSpec, x_levels: np.ndarray, record: bool = True,
+                      on_build=None) -> LavaResult:  # fmt: skip
+    """Run ``x_levels`` (``N, C, H, W, T``) through the hardware-form graph on ``Loihi2SimCfg``
+    ``fixed_pt``, one sample at a time (``T + latency`` steps each, then every state cleared)."""
+    n, _, _, _, t = x_levels.shape
+    frames = to_frames(x_levels.astype(np.int64))
+    with LavaSession(samples=n, period=t) as session:
+        (session.workdir / "probe").mkdir()
+        probe = HardwareBuilder(spec, frames[:, :t], session.workdir / "probe").build()
+        period = t + probe.output_latency
+        padded = np.zeros((frames.shape[0], n * period), np.int64)
+        for i in range(n):
+            padded[:, i * period : i * period + t] = frames[:, i * t : (i + 1) * t]
+        (session.workdir / "run").mkdir()
+        builder = HardwareBuilder(spec, padded, session.workdir / "run", record, period)
+        net = builder.build()
+        if on_build is not None:
+            on_build(net)
+        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=FAST_MODELS["fixed_pt"])
+        states = [v for p in net.processes for v in p.vars if v.name in STATE_VARS]
+        ran = False
+        try:
+            started = time.perf_counter()
+            for i in range(n):
+                session.run(net.source, period, cfg)
+                if i == 0:
+                    start = time.perf_counter()
+                for var in states:
+                    var.set(np.zeros(var.shape, dtype=np.int32))
+            seconds = time.perf_counter() - start
+            ran = True
+            out = _windows(np.load(net.output), net.output_latency, n, t, period)
+            logits = from_lava(out, net.output_shape, n, t).reshape(n, -1, t).sum(axis=-1)
+            logits = logits + t * net.step_bias[None, :]
+            spikes = {i: from_lava(_windows(np.load(p), lat, n, t, period), shape, n, t)
+                      for i, (p, lat, shape) in net.spikes.items()}  # fmt: skip
+        finally:
+            session.stop(failed=not ran)
+    logits = np.rint(logits).astype(np.int64)
+    spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}
+    return LavaResult(logits, spikes, n * period, seconds, len(net.processes),
+                      startup_seconds=start - started, memory=net.memory)  # fmt: skip
+
+
+def _windows(data: np.ndarray, latency: int, n: int, t: int, period: int) -> np.ndarray:
+    """The ``T`` columns of each sample (sample ``i`` starts at ``i period + latency``)."""
+    return np.concatenate(
+        [data[:, i * period + latency : i * period + latency + t] for i in range(n)], axis=1
+    )

@@ -1,0 +1,229 @@
+"""Loihi 2: the hardware-form graph (bit-exact, standard processes), the checker and resource
+estimate (broken models, direct counts, PilotNet SDNN cores), the command's messages, bundles and
+their submission (fake ssh/rsync recording their argv)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from lava.proc.conv.process import Conv
+from lava.proc.dense.process import Dense
+from lava.proc.lif.process import LIF
+from lava.proc.lif.process import LIFReset
+from lava.proc.sparse.process import Sparse
+
+from lava_ds2ta.deploy.compare import load_test_inputs
+from lava_ds2ta.export.reader import read_network
+from lava_ds2ta.export.simulate import simulate
+from lava_ds2ta.loihi import cli
+from lava_ds2ta.loihi.check import check_network
+from lava_ds2ta.loihi.hardware import graph_processes
+from lava_ds2ta.loihi.hardware import run_hardware_form
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ds2ta_small.net"
+WHEEL_NETX = Path(sys.prefix) / "lib/python3.10/site-packages/tests/lava/lib/dl/netx/gts"
+#: Cores per layer of lava-dl's PilotNet SDNN on Loihi 2 as Intel's compiler printed them
+#: (tutorials/lava/lib/dl/netx/pilotnet_sdnn/benchmark.ipynb): conv1..conv5, dense 100/50/10/1.
+PILOTNET_CORES = [25, 13, 3, 3, 2, 12, 1, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def small():
+    spec = read_network(FIXTURE)
+    x, y = load_test_inputs(spec, "digits", 2)
+    return spec, x, y
+
+
+def test_hardware_form_is_bit_exact_and_uses_standard_processes(small):
+    spec, x, _ = small
+    sides = {}
+    result = run_hardware_form(spec, x["levels"],
+                               on_build=lambda net: sides.update(graph_processes(net.processes)))
+    logits, ref = simulate(spec, x["levels"])
+    np.testing.assert_array_equal(result.logits, logits)
+    spiking = [i for i, layer in enumerate(spec.layers) if layer.type not in ("input", "add",
+                                                                              "readout")]
+    assert sorted(result.spikes) == spiking
+    for i in spiking:
+        assert ref[i].sum() > 0, f"layer {i} is silent: the test would prove nothing"
+        np.testing.assert_array_equal(result.spikes[i], ref[i], err_msg=spec.layers[i].name)
+    assert sides["other"] == []
+    for entry in sides["neuro"]:
+        assert entry.split(":")[0] in {f"{c.__module__}.{c.__name__}"
+                                       for c in (Conv, Dense, Sparse, LIF, LIFReset)}
+    host = {e.split(":")[0].rsplit(".", 1)[1] for e in sides["host"]}
+    assert host == {"SpikingAttention", "FrameSource", "Recorder"}
+
+
+def test_checker_passes_the_fixture_with_measured_headroom(small):
+    spec, x, _ = small
+    report = check_network(spec, levels=x["levels"])
+    assert report.violations == []
+    rows = {r["index"]: r for r in report.rows}
+    for layer in spec.layers:
+        if layer.type in ("conv", "tasa", "spikeMaxPool", "attention"):
+            assert rows[layer.index]["neurons"] == layer.size
+            room = rows[layer.index]["u_v_headroom_bits"]
+            assert room is not None or layer.type == "spikeMaxPool"
+    assert rows[11]["place"] == "neuro+host" and rows[1]["place"] == "neuro"
+    assert rows[8]["max_delay"] == 2  # TASA window 3: taps delayed 0, 1, 2
+    assert report.totals["chips"] == 1
+
+
+def _broken(spec, edit):
+    spec = read_network(spec.path)
+    edit(spec)
+    return check_network(spec)
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda s: s.layers[5].params["weight"].__setitem__((0, 0, 0, 0), 300), "300"),
+        (lambda s: s.layers[8].params.update(window=64, tau=0), "delay of 63"),
+        (lambda s: s.layers[11].params["tables"].__setitem__((0, 3), 40000), "40000"),
+        (lambda s: s.layers[2].neuron.__setitem__("vDecay", 4096), "vDecay 4096"),
+    ],
+)
+def test_checker_rejects_broken_models_naming_layer_and_value(small, edit, expected):
+    report = _broken(small[0], edit)
+    assert len(report.violations) == 1, report.violations
+    line = report.violations[0]
+    assert "\n" not in line and "layer " in line and expected in line
+
+
+def test_checker_finds_a_24_bit_overflow_on_data(small):
+    spec, x, _ = small
+    spec = read_network(spec.path)
+    first = spec.layers[1]
+    first.params["weight"] = np.full_like(np.asarray(first.params["weight"]), 254)
+    first.neuron.update(iDecay=1, vDecay=0, vThMant=(1 << 17) - 1)
+    report = check_network(spec, levels=x["levels"])
+    assert any("layer 1 (sps.stages.0)" in v and "2^23" in v for v in report.violations)
+
+
+def test_counts_equal_direct_counts_for_a_plain_netx_network():
+    spec = read_network(WHEEL_NETX / "pilotnet_sdnn" / "network.net")
+    report = check_network(spec)
+    for row, layer in zip(report.rows, spec.layers, strict=True):
+        assert row["neurons"] == (0 if layer.type == "flatten" else layer.size)
+        if layer.type == "dense":
+            assert row["synapses"] == np.count_nonzero(np.asarray(layer.params["weight"]))
+            assert row["connections"] == row["synapses"]
+        if layer.type == "conv":
+            w = np.asarray(layer.params["weight"])
+            assert row["connections"] == layer.size * int(np.prod(w.shape[1:4]))
+
+
+def _pilotnet(path: Path) -> Path:
+    """lava-dl's tutorial PilotNet SDNN geometry (200x66x3 input) as a netx file, with weights of
+    the bit widths the compiler's log implies (dense 2560->100: 4 bits; 100->50: 6; 50->10: 5)."""
+    rng = np.random.default_rng(0)
+    convs = [(3, 24, (2, 2), (0, 0), (24, 32, 99)), (24, 36, (2, 2), (0, 0), (36, 15, 49)),
+             (36, 48, (2, 2), (0, 0), (48, 7, 24)), (48, 64, (2, 1), (1, 0), (64, 4, 22)),
+             (64, 64, (1, 1), (0, 0), (64, 2, 20))]  # fmt: skip
+    dense = [(2560, 100, 4), (100, 50, 6), (50, 10, 5), (10, 1, 4)]
+    with h5py.File(path, "w") as f:
+        def layer(i, kind, shape):
+            g = f.create_group(f"layer/{i}")
+            g.create_dataset("type", data=[kind.encode()])
+            g.create_dataset("shape", data=np.asarray(shape))
+            if kind != "flatten":
+                g.create_dataset("neuron/type", data=b"SDNN")
+                g.create_dataset("neuron/vThMant", data=6)
+            return g
+
+        layer(0, "input", (3, 66, 200))
+        for i, (cin, cout, stride, pad, shape) in enumerate(convs, start=1):
+            g = layer(i, "conv", shape)
+            g["weight"] = 2 * rng.integers(-31, 32, (cout, cin, 3, 3))
+            for key, value in (("inChannels", cin), ("outChannels", cout), ("groups", 1)):
+                g[key] = value
+            g["kernelSize"], g["stride"], g["padding"], g["dilation"] = (3, 3), stride, pad, (1, 1)
+        layer(6, "flatten", (2560,))
+        for i, (n_in, n_out, bits) in enumerate(dense, start=7):
+            g = layer(i, "dense", (n_out,))
+            half = 1 << (bits - 1)
+            g["weight"] = rng.integers(-half, half, (n_out, n_in)) << (8 - bits)
+            g["inFeatures"], g["outFeatures"] = n_in, n_out
+    return path
+
+
+def test_pilotnet_sdnn_core_estimate_matches_intels_compiler(tmp_path):
+    spec = read_network(_pilotnet(tmp_path / "pilotnet.net"))
+    report = check_network(spec)
+    cores = [r["cores"] for r in report.rows if r["type"] in ("conv", "dense")]
+    total = sum(cores)
+    assert abs(total - sum(PILOTNET_CORES)) <= 0.25 * sum(PILOTNET_CORES)
+    assert cores == PILOTNET_CORES  # the model was calibrated on this log: it must reproduce it
+
+
+def test_run_without_lava_loihi_says_so_in_one_line(monkeypatch, capsys):
+    from lava.utils import loihi
+
+    monkeypatch.setattr(loihi, "is_installed", lambda *a, **k: False)
+    code = cli.main(["run", str(FIXTURE), "--data", "digits"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "lava-loihi" in err and "INRC" in err and "ds2ta-loihi bundle" in err
+    assert "NameError" not in err
+
+
+def test_check_command_json_and_exit_code(tmp_path, capsys):
+    assert cli.main(["check", str(FIXTURE), "--json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert data["totals"]["cores"] > 0 and data["violations"] == []
+
+
+def _fake(bin_dir: Path, name: str, log: Path) -> None:
+    script = bin_dir / name
+    script.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\n')
+    script.chmod(0o755)
+
+
+def test_bundle_and_submit_with_fake_ssh(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "bundle"
+    assert cli.main(["bundle", str(FIXTURE), "--out", str(out), "--samples", "2"]) == 0
+    for name in ("ds2ta_small.net", "run_on_loihi.sh", "requirements.txt", "README.md",
+                 "src/lava_ds2ta/loihi/cli.py"):  # fmt: skip
+        assert (out / name).is_file(), name
+    script = (out / "run_on_loihi.sh").read_text()
+    assert "SLURM" in script and "LOIHI_GEN" in script and "PARTITION" in script
+    assert "lava-nc==" in (out / "requirements.txt").read_text()
+    bin_dir, log = tmp_path / "bin", tmp_path / "argv.log"
+    bin_dir.mkdir()
+    _fake(bin_dir, "ssh", log)
+    _fake(bin_dir, "rsync", log)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert cli.main(["submit", str(out), "--host", "me@inrc", "--remote-dir", "job1"]) == 0
+    calls = log.read_text().splitlines()
+    assert calls[0] == "ssh me@inrc mkdir -p job1"
+    assert calls[1] == f"rsync -az -e ssh {out}/ me@inrc:job1/"
+    assert calls[2] == "ssh me@inrc cd job1 && bash run_on_loihi.sh"
+    assert calls[3] == f"rsync -az -e ssh me@inrc:job1/results/ {out}/results/"
+    capsys.readouterr()
+    log.unlink()
+    assert cli.main(["submit", str(out), "--host", "me@inrc", "--dry-run"]) == 0
+    assert not log.exists() and "run_on_loihi.sh" in capsys.readouterr().out
+
+
+def test_bundle_script_falls_back_to_the_cpu_backend(tmp_path):
+    out = tmp_path / "b"
+    assert cli.main(["bundle", str(FIXTURE), "--out", str(out), "--samples", "2"]) == 0
+    env = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(out / "src"))
+    done = subprocess.run(["bash", str(out / "run_on_loihi.sh")], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "lava-loihi is not installed" in done.stdout
+    import json
+
+    report = json.loads((out / "results" / "report.json").read_text())
+    assert report["logit_agreement"] == 1.0 and report["samples"] == 2
