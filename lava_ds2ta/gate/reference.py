@@ -108,7 +108,8 @@ def correlate_same(maps: np.ndarray, w: np.ndarray) -> np.ndarray:
     acc = np.zeros((n, h, wd), np.result_type(maps, w))
     for i in range(k):
         for j in range(k):
-            acc += np.einsum("c,nchw->nhw", w[0, :, i, j], padded[:, :, i:i + h, j:j + wd])  # fmt: skip
+            window = padded[:, :, i : i + h, j : j + wd]
+            acc += np.einsum("c,nchw->nhw", w[0, :, i, j], window)
     return acc
 
 
