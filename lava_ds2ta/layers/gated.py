@@ -59,8 +59,12 @@ class GatedConvLayer(ConvLayer):
     """Convolution + average pooling + CUBA LIF gated by MA-SNN's TA, CA and SA."""
 
     fields = ConvLayer.fields + (
-        Field("pool", "k of the k x k average pooling (stride k) of the current; 1: none",
-              lo=1, hi=SIZE_MAX),  # fmt: skip
+        Field(
+            "pool",
+            "k of the k x k average pooling (stride k) of the current; 1: none",
+            lo=1,
+            hi=SIZE_MAX,
+        ),  # fmt: skip
         _mantissas("taW0", "(T/r_t, T) TA: the MLP's first layer, 8-bit mantissas"),
         _mantissas("taW1", "(T, T/r_t) TA: the MLP's second layer"),
         _mantissas("caW0", "(C/r_c, C) CA: the MLP's first layer"),

@@ -171,8 +171,18 @@ class MASNN(torch.nn.Module):
                      sa_kernel=c.sa_kernel)  # fmt: skip
         layers, cin = [], c.in_channels
         for i, (cout, pool) in enumerate(zip(c.channels, c.pools, strict=True)):
-            layers.append(GatedSpikingConv(cin, cout, c.kernel_size, c.kernel_size // 2, pool,
-                                           c.dims, neuron=first if i == 0 else neuron, **gates))
+            layers.append(
+                GatedSpikingConv(
+                    cin,
+                    cout,
+                    c.kernel_size,
+                    c.kernel_size // 2,
+                    pool,
+                    c.dims,
+                    neuron=first if i == 0 else neuron,
+                    **gates,
+                )
+            )
             cin = cout  # fmt: skip
         size, fc_dims = c.feature_size, "T" if "T" in c.dims else ""  # CA, SA: conv layers
         for width in c.fc:  # a convolution over the whole map: 1x1 output

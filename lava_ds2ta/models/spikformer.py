@@ -42,7 +42,11 @@ class SpikingTransformer(torch.nn.Module):
         gates = dict(dims=dims, time_steps=c.time_steps, t_ratio=c.sps_t_ratio,
                      c_ratio=c.sps_c_ratio) if dims else None  # fmt: skip
         self.sps = SpikingPatchSplitting(
-            c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron, c.input_levels,
+            c.in_channels,
+            c.embed_dim,
+            [p == "1" for p in c.sps_pool],
+            neuron,
+            c.input_levels,
             gates,
         )
         self.blocks = torch.nn.ModuleList(
