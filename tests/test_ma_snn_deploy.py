@@ -17,6 +17,7 @@ from lava_ds2ta.data import build_datasets
 from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
+from lava_ds2ta.export import input_levels
 from lava_ds2ta.export import layer_indices
 from lava_ds2ta.export import record_layers
 from lava_ds2ta.export.reader import read_network
@@ -115,3 +116,35 @@ def test_floating_point_models_run_and_agree(deployed):
     result = run_network(spec, x["levels"][:8], "floating_pt")
     assert result.logits.shape == (8, 10)
     assert (result.predictions == fixed.predictions[:8]).mean() >= 0.75
+
+
+def test_ds2ta_with_tcsa_patch_splitting_is_exact_on_lava(tmp_path):
+    """vit-2-256's widths (patch-splitting stages 32-64-128-256, 16 heads, T = 10) with TCSA on
+    every stage, shrunk to depth 1 and a 64 x 64 input for test time: every layer's spikes and
+    the logits on 2 samples."""
+    torch.manual_seed(0)
+    model = create_model("ds2ta", preset="vit-2-256", depth=1, img_size=64, sps_attention="TCSA")
+    c = model.config
+    shape = (6, c.in_channels, c.img_size, c.img_size, c.time_steps)
+    x = (torch.rand(shape) < 0.05).float() * torch.randint(1, 3, shape)  # sparse event counts
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("mlp.w1", "spatial.weight")):
+                p.add_(0.2 * torch.rand_like(p))  # gates that vary (as briefly_trained)
+    data_init(model, x[:4])
+    model.eval()
+    spec = read_network(export_model(model, tmp_path / "model.net"))
+    assert [layer.type for layer in spec.layers[1:8:2]] == ["gatedConv"] * 4
+    x = x[4:]
+    result = run_network(spec, input_levels(spec, x.numpy()), "fixed_pt", record=True)
+    expected = record_layers(model, x)
+    index = layer_indices(model)
+    for name, ref in expected.items():
+        i = index[name]
+        if i in result.spikes:
+            if spec.layers[i].type == "gatedConv":
+                assert ref.sum() > 0, f"{name} is silent: the test would prove nothing"
+            np.testing.assert_array_equal(result.spikes[i], ref, err_msg=name)
+    with torch.no_grad():
+        logits = model(x).double().numpy()
+    np.testing.assert_array_equal(result.logits, np.rint(spec.logit_scale * logits))
