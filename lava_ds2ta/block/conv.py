@@ -68,23 +68,30 @@ class SpikingConv(torch.nn.Module):
         with integer weights (``weight`` mantissas, ``bias`` = ``-round_8bit(running_mean)`` in
         weight units) plus ``window``/``tau`` for TASA."""
         syn, neuron = self.synapse, self.neuron
-        if syn.pre_hook_fx is None:
-            raise ExportError("synapse has no 8-bit quantisation pre-hook")
-        bias = np.zeros(syn.out_channels)
-        if neuron.norm is not None:
-            bias = neuron.norm.bias.detach().cpu().numpy().flatten()
-        values: dict[str, Any] = dict(
-            inChannels=syn.in_channels,
-            outChannels=syn.out_channels,
-            kernelSize=syn.kernel_size[:-1],
-            stride=syn.stride[:-1],
-            padding=syn.padding[:-1],
-            dilation=syn.dilation[:-1],
-            groups=syn.groups,
-            weight=synapse_weight_int(syn),
-            bias=bias,
-            neuron=export_params(neuron),
-        )
+        values = conv_values(syn, neuron)
         if isinstance(syn, TASAConv):
             values.update(window=syn.window, tau=syn.tau_int)
         REGISTRY[self.layer_type].write(handle, neuron.shape, **values)
+
+
+def conv_values(syn: torch.nn.Module, neuron: torch.nn.Module) -> dict[str, Any]:
+    """The ``conv`` datasets of a SLAYER conv synapse and its neuron: geometry, integer
+    ``weight`` mantissas, ``bias`` = ``-round_8bit(running_mean)`` of the mean-only norm (weight
+    units; zeros without a norm) and the ``neuron`` group."""
+    if syn.pre_hook_fx is None:
+        raise ExportError("synapse has no 8-bit quantisation pre-hook")
+    bias = np.zeros(syn.out_channels)
+    if neuron.norm is not None:
+        bias = neuron.norm.bias.detach().cpu().numpy().flatten()
+    return dict(
+        inChannels=syn.in_channels,
+        outChannels=syn.out_channels,
+        kernelSize=syn.kernel_size[:-1],
+        stride=syn.stride[:-1],
+        padding=syn.padding[:-1],
+        dilation=syn.dilation[:-1],
+        groups=syn.groups,
+        weight=synapse_weight_int(syn),
+        bias=bias,
+        neuron=export_params(neuron),
+    )

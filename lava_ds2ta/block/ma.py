@@ -14,12 +14,15 @@ from typing import Any
 import torch
 from lava.lib.dl import slayer
 
+from lava_ds2ta.block.conv import conv_values
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.fixed_point import to_int
 from lava_ds2ta.gate import INIT_GATE
 from lava_ds2ta.gate import ChannelGate
 from lava_ds2ta.gate import SpatialGate
 from lava_ds2ta.gate import TemporalGate
 from lava_ds2ta.gate.functional import avg_pool_current
+from lava_ds2ta.layers import REGISTRY
 from lava_ds2ta.neuron.gated import GatedLIF
 
 #: Attention variant -> the gated dimensions (T: TA, C: CA, S: SA), the paper's Table 6.
@@ -86,3 +89,21 @@ class GatedSpikingConv(torch.nn.Module):
         """For :func:`lava_ds2ta.init.data_init`: the weight that scales the neuron's input, the
         neuron, and the gain of the gates at initialisation (``1/2`` each)."""
         return self.synapse.weight, self.neuron, INIT_GATE ** len(self.neuron.gates())
+
+    #: The layer type this block exports (docs/hdf5-format.md).
+    layer_type = "gatedConv"
+
+    def export_hdf5(self, handle) -> None:
+        """Write this layer (``gatedConv``) into an HDF5 group: the ``conv`` datasets, ``pool``
+        and each present gate's 8-bit mantissas (``taW0``/``taW1``, ``caW0``/``caW1``,
+        ``saWeight``)."""
+        n = self.neuron
+        values = conv_values(self.synapse, n)
+        values["pool"] = self.pool
+        if n.temporal is not None:
+            values.update(taW0=to_int(n.temporal.mlp.w0), taW1=to_int(n.temporal.mlp.w1))
+        if n.channel is not None:
+            values.update(caW0=to_int(n.channel.mlp.w0), caW1=to_int(n.channel.mlp.w1))
+        if n.spatial is not None:
+            values.update(saWeight=to_int(n.spatial.weight))
+        REGISTRY[self.layer_type].write(handle, n.shape, **values)

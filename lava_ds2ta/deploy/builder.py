@@ -4,8 +4,9 @@ Every layer of the file is built by its layer type (``LayerType.build`` in
 :mod:`lava_ds2ta.layers`), which creates Lava processes through the helpers of
 :class:`NetworkBuilder` and returns the layer's output :class:`~lava_ds2ta.layers.Signal`.
 
-Timing. Each synapse hop (``Dense``, ``TASADense``) costs Lava one step; neurons, attention and
-fan-in sums cost none. A layer's *latency* is the step offset at which it sees a sample's first
+Timing. Each synapse hop (``Dense``, ``Conv``, ``TASAConv``) costs Lava one step; neurons,
+attention and fan-in sums cost none; an MA-SNN layer with TA holds each sample ``T`` steps. A
+layer's *latency* is the step offset at which it sees a sample's first
 frame. Paths meeting in a residual sum are aligned with :class:`SpikeDelay` processes, so every
 layer sees exactly the time-aligned sequence the PyTorch model computes, shifted by its latency.
 Samples follow each other every ``T`` steps; neuron states and TASA histories are cleared when a
@@ -110,8 +111,11 @@ class NetworkBuilder:
         self.processes: list[Any] = []
         self.source: FrameSource | None = None
         self._delays: dict[tuple[int, int], OutPort] = {}
-        # Latency grows by at most two steps per layer: recordings this long hold every step.
-        self.buffer = self.frames.shape[1] + 2 * len(spec.layers) + 2
+        # Latency grows by at most two steps per layer, plus the steps a layer holds a sample
+        # (MA-SNN's TA: T): recordings this long hold every step.
+        held = sum(REGISTRY[layer.type].delay_steps(layer, spec) for layer in spec.layers
+                   if layer.type in REGISTRY)  # fmt: skip
+        self.buffer = self.frames.shape[1] + 2 * len(spec.layers) + 2 + held
 
     # ----------------------------------------------------------------- for layer types
     def fail(self, layer: LayerSpec, problem: str) -> NoReturn:

@@ -94,16 +94,23 @@ def spatial_gate(v: np.ndarray, w: np.ndarray) -> np.ndarray:
     a ``k x k`` cross-correlation (zero padding ``k // 2``) of ``[round_div(sum_c v, C); max_c v]``
     with the mantissas ``w`` ``(1, 2, k, k)``."""
     v = np.asarray(v, np.int64)
-    n, c, h, wd = v.shape
+    maps = np.stack([round_div(v.sum(axis=1), v.shape[1]), v.max(axis=1)], axis=1)  # N, 2, H, W
+    return gate_lookup(round_div(correlate_same(maps, np.asarray(w, np.int64)), 1 << LOGIT_SHIFT))
+
+
+def correlate_same(maps: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``sum_{c, i, j} w[0, c, i, j] maps[n, c, y + i - k // 2, x + j - k // 2]`` with zero
+    padding: ``(N, H, W)`` from ``maps`` ``(N, 2, H, W)`` and ``w`` ``(1, 2, k, k)``, in the
+    arrays' own arithmetic (int64: exact; float: SA's real-valued form)."""
+    n, _, h, wd = maps.shape
     k = w.shape[-1]
-    maps = np.stack([round_div(v.sum(axis=1), c), v.max(axis=1)], axis=1)  # N, 2, H, W
     padded = np.pad(maps, ((0, 0), (0, 0), (k // 2, k // 2), (k // 2, k // 2)))
-    acc = np.zeros((n, h, wd), np.int64)
+    acc = np.zeros((n, h, wd), np.result_type(maps, w))
     for i in range(k):
         for j in range(k):
-            acc += np.einsum("c,nchw->nhw", w[0, :, i, j].astype(np.int64),
-                             padded[:, :, i:i + h, j:j + wd])  # fmt: skip
-    return gate_lookup(round_div(acc, 1 << LOGIT_SHIFT))
+            window = padded[:, :, i : i + h, j : j + wd]
+            acc += np.einsum("c,nchw->nhw", w[0, :, i, j], window)
+    return acc
 
 
 def avg_pool(x: np.ndarray, k: int) -> np.ndarray:
@@ -122,6 +129,7 @@ def gated_lif(
     ta: tuple[np.ndarray, np.ndarray] | None = None,
     ca: tuple[np.ndarray, np.ndarray] | None = None,
     sa: np.ndarray | None = None,
+    stats: dict | None = None,
 ) -> np.ndarray:
     """Spikes ``(N, C, H, W, T)`` (int64 0/1) of MA-SNN's gated LIF layer (Eq. 4, 14).
 
@@ -133,20 +141,48 @@ def gated_lif(
         U[t]  = trunc(V[t-1] (DECAY_SCALE - decay) / DECAY_SCALE) + X'[t]
         U[t]  = gate_product(g_c(U[t]), U[t]);  U[t] = gate_product(g_s(U[t]), U[t])
         S[t]  = U[t] > vth;  V[t] = U[t] (1 - S[t])                      (hard reset)
+
+    ``stats``, if given, receives ``x_max`` (the largest ``|X'|``) and ``u_max`` (the largest
+    ``|U|``, taken before CA and SA, which only shrink it), state units.
     """
     x = np.asarray(x, np.int64)
     if ta is not None:
-        x = gate_product(temporal_gate(x, *ta)[:, None, None, None, :], x)
+        x = temporal_gating(x, *ta)
     keep = DECAY_SCALE - int(decay)
     v = np.zeros(x.shape[:-1], np.int64)
     spikes = np.zeros(x.shape, np.int64)
+    u_max = 0
     for t in range(x.shape[-1]):
-        decayed = v * keep
-        u = np.sign(decayed) * (np.abs(decayed) // DECAY_SCALE) + x[..., t]
-        if ca is not None:
-            u = gate_product(channel_gate(u, *ca)[:, :, None, None], u)
-        if sa is not None:
-            u = gate_product(spatial_gate(u, sa)[:, None], u)
-        spikes[..., t] = u > vth
-        v = np.where(spikes[..., t] == 1, 0, u)
+        spikes[..., t], v, u = gated_step(v, x[..., t], keep, vth, ca, sa)
+        u_max = max(u_max, int(np.abs(u).max(initial=0)))
+    if stats is not None:
+        stats.update(x_max=int(np.abs(x).max(initial=0)), u_max=u_max)
     return spikes
+
+
+def temporal_gating(x: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
+    """TA applied: ``gate_product(g_t(X), X)`` for ``x`` ``(N, C, H, W, T)`` state units."""
+    g = temporal_gate(x, w0, w1)
+    return gate_product(g.reshape(g.shape[0], *([1] * (x.ndim - 2)), g.shape[-1]), x)
+
+
+def gated_step(
+    v: np.ndarray,
+    x: np.ndarray,
+    keep: int,
+    vth: int,
+    ca: tuple[np.ndarray, np.ndarray] | None = None,
+    sa: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the gated LIF on ``N, C, H, W`` (or ``N, C``) state units: the carried
+    potential ``v``, the (TA-gated) input ``x``, ``keep = DECAY_SCALE - vDecay``, the threshold
+    ``vth`` in state units. Returns ``(spikes, next v, U before the gates)``."""
+    decayed = v * keep
+    u0 = np.sign(decayed) * (np.abs(decayed) // DECAY_SCALE) + x
+    u = u0
+    if ca is not None:
+        u = gate_product(channel_gate(u, *ca).reshape(*u.shape[:2], *([1] * (u.ndim - 2))), u)
+    if sa is not None:
+        u = gate_product(spatial_gate(u, sa)[:, None], u)
+    s = (u > vth).astype(np.int64)
+    return s, np.where(s == 1, 0, u), u0

@@ -4,6 +4,7 @@
 ``input``                  :mod:`.inputs`: integer input levels (netx: an input neuron)
 ``conv``                   :mod:`.conv`: convolution + CUBA LIF (also netx's ``conv``)
 ``tasa``                   :mod:`.tasa`: DS2TA's attenuated delay-weight synapse + CUBA LIF
+``gatedConv``              :mod:`.gated`: MA-SNN's convolution, pooling and gated LIF (TA, CA, SA)
 ``spikeMaxPool``           :mod:`.maxpool`: OR-pooling of spikes
 ``add``                    :mod:`.add`: residual sum
 ``attention``              :mod:`.attention`: spiking attention with NSAD tables + LIF
@@ -20,6 +21,7 @@ from lava_ds2ta.layers import attention
 from lava_ds2ta.layers import conv
 from lava_ds2ta.layers import dense
 from lava_ds2ta.layers import flatten
+from lava_ds2ta.layers import gated
 from lava_ds2ta.layers import inputs
 from lava_ds2ta.layers import maxpool
 from lava_ds2ta.layers import readout
@@ -53,6 +55,7 @@ __all__ = [
     "conv",
     "dense",
     "flatten",
+    "gated",
     "inputs",
     "layer_type",
     "maxpool",

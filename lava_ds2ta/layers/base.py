@@ -293,6 +293,11 @@ class LayerType:
         return Usage()
 
     # --------------------------------------------------------------------------- Lava
+    def delay_steps(self, layer: LayerSpec, spec: NetworkSpec) -> int:
+        """Steps the layer holds a sample before its output starts, beyond its synapse hop
+        (MA-SNN's TA buffers the sample's ``T`` steps); the builder sizes recordings with it."""
+        return 0
+
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         """Create the layer's Lava processes through ``net``; return its output signal."""
         raise FormatError(f"layer type {self.name!r} cannot be deployed on Lava")
@@ -349,6 +354,7 @@ class Builder(Protocol):
     """What a layer type's ``build`` uses of the Lava graph builder
     (:class:`lava_ds2ta.deploy.builder.NetworkBuilder`)."""
 
+    spec: NetworkSpec  # the network being built
     fixed: bool  # fixed_pt (integer mantissas) or floating_pt (real units)
     period: int | None  # steps per sample; None: never reset
     frames: np.ndarray  # the input, (C*H*W, N*T) integer levels

@@ -131,8 +131,13 @@ class ConvLayer(NeuronLayer):
             if c != cin or cin % groups or cout % groups:
                 fail(f"inChannels {cin} (groups {groups}) does not fit the input's {c} channels")
             out = conv_output_shape(src.shape, (cout, cin // groups, kh, kw), self.geometry(layer))
+            out = self.output_shape(layer, out, fail)
             if tuple(layer.shape) != out:
                 fail(f"shape {layer.shape} does not match the convolution's output {out}")
+
+    def output_shape(self, layer: LayerSpec, conv_out: tuple[int, int, int], fail: Failure):
+        """The layer's ``(C, H, W)`` from its convolution's output (a pooling may shrink it)."""
+        return conv_out
 
     @staticmethod
     def geometry(layer: LayerSpec) -> ConvGeometry:

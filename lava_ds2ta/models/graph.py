@@ -44,5 +44,5 @@ class GraphBuilder:
         return len(self.nodes) - 1
 
     def block(self, name: str, module: torch.nn.Module, inputs: list[int]) -> int:
-        """A block that exports itself (``conv``/``tasa``), probed at its output."""
+        """A block that exports itself (``conv``, ``tasa``, ``gatedConv``), probed at its output."""
         return self.add(name, module.layer_type, inputs, module, (module, "output"))

@@ -27,6 +27,8 @@ from lava_ds2ta.block import Readout
 from lava_ds2ta.block.ma import GatedSpikingConv
 from lava_ds2ta.block.ma import attention_dims
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.models.graph import GraphBuilder
+from lava_ds2ta.models.graph import Node
 from lava_ds2ta.models.inputs import encode_input
 from lava_ds2ta.models.registry import register_model
 
@@ -169,8 +171,18 @@ class MASNN(torch.nn.Module):
                      sa_kernel=c.sa_kernel)  # fmt: skip
         layers, cin = [], c.in_channels
         for i, (cout, pool) in enumerate(zip(c.channels, c.pools, strict=True)):
-            layers.append(GatedSpikingConv(cin, cout, c.kernel_size, c.kernel_size // 2, pool,
-                                           c.dims, neuron=first if i == 0 else neuron, **gates))
+            layers.append(
+                GatedSpikingConv(
+                    cin,
+                    cout,
+                    c.kernel_size,
+                    c.kernel_size // 2,
+                    pool,
+                    c.dims,
+                    neuron=first if i == 0 else neuron,
+                    **gates,
+                )
+            )
             cin = cout  # fmt: skip
         size, fc_dims = c.feature_size, "T" if "T" in c.dims else ""  # CA, SA: conv layers
         for width in c.fc:  # a convolution over the whole map: 1x1 output
@@ -186,6 +198,17 @@ class MASNN(torch.nn.Module):
         for layer in self.layers:
             x = layer(x)
         return self.head(x)
+
+    def graph(self) -> list[Node]:
+        """The exported layers: ``input``, one ``gatedConv`` per layer (fully connected layers
+        are convolutions over the whole map), ``readout`` (docs/hdf5-format.md)."""
+        c, g = self.config, GraphBuilder()
+        x = g.add("input", "input", [], probe=(self.layers[0], "input"),
+                  timeSteps=c.time_steps, inputLevels=c.input_levels)  # fmt: skip
+        for i, layer in enumerate(self.layers):
+            x = g.block(f"layers.{i}", layer, [x])
+        g.add("head", "readout", [x], self.head)
+        return g.nodes
 
 
 for _name in NETWORKS:

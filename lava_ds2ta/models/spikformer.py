@@ -14,7 +14,6 @@ from lava_ds2ta.block import SpikingMLP
 from lava_ds2ta.block import SpikingPatchSplitting
 from lava_ds2ta.block import SpikingSelfAttention
 from lava_ds2ta.block.ma import attention_dims
-from lava_ds2ta.errors import ExportError
 from lava_ds2ta.models.config import VARIANTS
 from lava_ds2ta.models.config import ModelConfig
 from lava_ds2ta.models.config import transformer_config
@@ -43,7 +42,11 @@ class SpikingTransformer(torch.nn.Module):
         gates = dict(dims=dims, time_steps=c.time_steps, t_ratio=c.sps_t_ratio,
                      c_ratio=c.sps_c_ratio) if dims else None  # fmt: skip
         self.sps = SpikingPatchSplitting(
-            c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron, c.input_levels,
+            c.in_channels,
+            c.embed_dim,
+            [p == "1" for p in c.sps_pool],
+            neuron,
+            c.input_levels,
             gates,
         )
         self.blocks = torch.nn.ModuleList(
@@ -80,11 +83,6 @@ class SpikingTransformer(torch.nn.Module):
     def graph(self) -> list[Node]:
         """The exported layers in topological order (docs/hdf5-format.md lists them)."""
         c, sps, g = self.config, self.sps, GraphBuilder()
-        if c.sps_attention != "none":
-            raise ExportError(
-                f"model.sps_attention: {c.sps_attention} patch-splitting stages cannot be "
-                "exported yet (the network file has no gated layer type); train with none"
-            )
         x = g.add(
             "input", "input", [], probe=(sps, "input"),
             timeSteps=c.time_steps, inputLevels=c.input_levels,
