@@ -39,6 +39,7 @@ from lava_ds2ta.layers.base import Field
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.conv import ConvLayer
 from lava_ds2ta.layers.conv import conv2d
@@ -131,6 +132,36 @@ class GatedConvLayer(ConvLayer):
             ca=(get("caW0"), get("caW1")) if "caW0" in p else None,
             sa=get("saWeight") if "saWeight" in p else None,
         )
+
+    def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
+        """The convolution on neuro cores into graded relay neurons (one per pre-pooling output;
+        their messages carry the current ``a``), pooling, gates and the gated LIF on
+        host/embedded cores: a gate multiplies two dynamic values, which neuro-core synapses
+        cannot. ``host_macs`` per step: pooling ``k^2`` per output, each gate's pooling over its
+        axes (mean and max), its MLP or ``k x k`` convolution and its product, one per output."""
+        conv = super().usage(layer, spec)
+        k = int(layer.params["pool"])
+        c, h, w = (int(v) for v in layer.shape)
+        n = c * h * w
+        relays = layer.size * k * k
+        gates = self.gates(layer)
+        macs = relays
+        t = int(spec.time_steps or 1)
+        if gates["ta"] is not None:
+            macs += 2 * n + -(-2 * gates["ta"][0].size * 2 // t) + n
+        if gates["ca"] is not None:
+            macs += 2 * n + 2 * (gates["ca"][0].size + gates["ca"][1].size) + n
+        if gates["sa"] is not None:
+            macs += 2 * n + gates["sa"].size * h * w + n
+        fan_in = conv.fan_in
+        weight = np.abs(conv_weight(layer)).astype(np.int64)
+        bound = int(weight.reshape(weight.shape[0], -1).sum(axis=1).max(initial=0))
+        return Usage(
+            place="neuro+host", neurons=relays, grid=(c, h * k, w * k), groups=conv.groups,
+            connections=relays * fan_in, fan_in=fan_in, fan_out=conv.fan_out,
+            graded={"synaptic current per unit input (bound)": bound}, host_macs=macs,
+            note=f"gates {self.dims(layer) or '-'} and the gated LIF on host/embedded cores",
+        )  # fmt: skip
 
     def delay_steps(self, layer: LayerSpec, spec: NetworkSpec) -> int:
         return int(spec.time_steps or 0) if "taW0" in layer.params else 0

@@ -90,7 +90,7 @@ def check_network(
         st = stats.get(layer.index)
         graded = dict(usage.graded)
         if st and usage.place == "neuro+host":
-            graded["attention current (measured)"] = st["a_max"]
+            graded["host-side current (measured)"] = st["a_max"]
         problems = violations(usage, where, budget)
         if st:
             problems += headroom_violations(st, where)

@@ -51,13 +51,14 @@ from lava_ds2ta.loihi.resources import WEIGHT_BITS
 from lava_ds2ta.loihi.resources import weight_format
 from lava_ds2ta.proc.attention.process import SpikingAttention
 from lava_ds2ta.proc.conv.models import FAST_MODELS
+from lava_ds2ta.proc.gate.process import GatedLIF
 from lava_ds2ta.proc.recorder.process import Recorder
 from lava_ds2ta.proc.source.process import FrameSource
 
 #: Lava's standard processes that Loihi 2 neuro cores run.
 NEURO_CORE_PROCESSES = (Conv, Dense, Sparse, LIF)
 #: Our processes that run on the host or the embedded cores (never on neuro cores).
-HOST_PROCESSES = (SpikingAttention, FrameSource, Recorder)
+HOST_PROCESSES = (SpikingAttention, GatedLIF, FrameSource, Recorder)
 #: State variables cleared between samples (neuron states and synapse buffers).
 STATE_VARS = ("u", "v", "a_buf", "a_buff")
 
