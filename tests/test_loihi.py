@@ -227,3 +227,28 @@ def test_bundle_script_falls_back_to_the_cpu_backend(tmp_path):
 
     report = json.loads((out / "results" / "report.json").read_text())
     assert report["logit_agreement"] == 1.0 and report["samples"] == 2
+
+
+def test_checker_places_ma_snn_gates_on_host_cores(tmp_path):
+    """MA-SNN's gated layers: convolution synapses and graded relays on neuro cores; pooling,
+    gates and the gated LIF on host/embedded cores, with their multiply-accumulates counted."""
+    import torch
+
+    from lava_ds2ta import create_model
+    from lava_ds2ta.export import export_model
+    from lava_ds2ta.init import data_init
+
+    torch.manual_seed(0)
+    reports = {}
+    for attention in ("none", "TCSA"):
+        model = create_model("ma_snn_dvs_digits", attention=attention)
+        x = (torch.rand(2, 2, 16, 16, model.config.time_steps) < 0.1).float()
+        data_init(model, x)
+        spec = read_network(export_model(model.eval(), tmp_path / f"{attention}.net"))
+        reports[attention] = check_network(spec)
+    for report in reports.values():
+        gated = [r for r in report.rows if r["type"] == "gatedConv"]
+        assert report.violations == [] and len(gated) == 4
+        assert all(r["place"] == "neuro+host" and r["neurons"] > 0 for r in gated)
+    macs = [reports[a].totals["host_macs_per_step"] for a in ("none", "TCSA")]
+    assert 0 < macs[0] < macs[1]  # pooling only, then the gates' pooling, MLPs, conv, products
