@@ -4,6 +4,9 @@ The residual stream of a transformer holds spike counts, not binary spikes, and 
 read it receive graded integer inputs. Lava: one :class:`~lava_ds2ta.proc.add.process.AlignedSum`
 per pair of summands, which delays the earlier one so that both are the same time step of the
 sample, and adds them in the step they arrive (no latency).
+
+Operations (``ops``): one accumulate per nonzero summand value (``add``); each nonzero sum is one
+graded message (``spikes``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class AddLayer(LayerType):
 
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
         return sum(inputs[1:], inputs[0].copy())
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        added = sum(np.count_nonzero(x) for x in inputs)
+        return {"add": float(added), "spikes": float(np.count_nonzero(output))}
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         total = inputs[0]

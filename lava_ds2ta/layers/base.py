@@ -9,6 +9,9 @@ A layer type owns everything the pipeline knows about its layers (docs/architect
 ``write``            the exporter's side: validate and write the datasets of one layer
 ``reference``        the integer reference step, numpy ``int64``, time aligned with PyTorch
 ``build``            the Lava construction on the CPU backend (``Loihi2SimCfg``)
+``ops``              the operations a layer performed on the spikes that occurred
+                     (:data:`OP_KINDS`; :mod:`lava_ds2ta.report` counts and prices them)
+``dense_macs``       the multiply-accumulates of the same layer in a non-spiking network
 =================== ===================================================================
 
 The reader (:mod:`lava_ds2ta.export.reader`), the reference simulator
@@ -40,6 +43,22 @@ from lava_ds2ta.fixed_point import logit_scale
 #: The ``format`` attribute of our network files and the newest ``formatVersion`` we read/write.
 FORMAT = "lava_ds2ta.net"
 FORMAT_VERSION = 1
+
+#: What :meth:`LayerType.ops` counts, kind -> meaning (docs/report.md): totals over the samples
+#: given. Each nonzero value a layer sends is one message; its receivers' work is counted on them.
+#: A layer type with another kind of work adds its kind here (MA-SNN's gates: ``gate``) and its
+#: price in :mod:`lava_ds2ta.report.energy`.
+OP_KINDS: dict[str, str] = {
+    "syn": "synaptic accumulates: each nonzero input value (binary or graded spike) x its fan-out",
+    "qk": "Q K^T: one accumulate per coincident Q and K spike pair (the sum of the map S)",
+    "lookup": "NSAD table lookups: one per nonzero entry of S",
+    "av": "A V: one accumulate per V spike and nonzero map entry in its column",
+    "add": "residual sums: one accumulate per nonzero summand value",
+    "map_entries": "attention-map entries: heads x tokens^2 x time steps",
+    "map_nonzero": "nonzero attention-map entries (A after NSAD, S without)",
+    "neuron_updates": "neuron state updates: neurons x time steps",
+    "spikes": "messages sent: nonzero output values (spikes or graded values)",
+}
 
 
 @dataclass
@@ -197,6 +216,22 @@ class LayerType:
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         """Create the layer's Lava processes through ``net``; return its output signal."""
         raise FormatError(f"layer type {self.name!r} cannot be deployed on Lava")
+
+    # ------------------------------------------------------------------ operation counts
+    def ops(
+        self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray
+    ) -> dict[str, float]:
+        """The operations the layer performed, by kind (:data:`OP_KINDS`), summed over samples.
+
+        ``inputs`` are its input layers' outputs and ``output`` its own, what actually occurred
+        (``N, C, H, W, T`` integers; ``N, C, T`` for vectors). The default counts nothing.
+        """
+        return {}
+
+    def dense_macs(self, layer: LayerSpec) -> int:
+        """Multiply-accumulates of the same layer in an equally sized non-spiking network, one
+        inference (one pass, no time steps). The default: none (sums, pooling, reshapes)."""
+        return 0
 
 
 def write_str(handle, key: str, value: str) -> None:

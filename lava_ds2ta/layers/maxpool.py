@@ -4,6 +4,9 @@ Per time step and channel, the maximum over each ``kernelSize`` window with zero
 (output size ``floor((H + 2p - k) / s) + 1``). The input is binary spikes, so this is a logical
 OR, which Lava computes exactly as a sum-pool (a depthwise ``Conv`` of ones) into memoryless
 ``LIF`` neurons whose threshold is below one spike.
+
+Operations (``ops``): as deployed, the sum-pool's accumulates (each input spike times the
+windows that hold it, ``syn``) and the updates and spikes of its ``LIF`` neurons.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.conv import ConvGeometry
 from lava_ds2ta.layers.conv import conv_output_shape
 from lava_ds2ta.layers.conv import pair
+from lava_ds2ta.layers.conv import synaptic_events
+from lava_ds2ta.layers.cuba import neuron_ops
 
 
 def spike_maxpool(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
@@ -69,6 +74,12 @@ class SpikeMaxPoolLayer(LayerType):
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
         p = layer.params
         return spike_maxpool(inputs[0], *(pair(p[k]) for k in ("kernelSize", "stride", "padding")))
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        (x,) = inputs
+        c = x.shape[1]
+        syn = synaptic_events(x, self.ones(layer, c).shape, self.geometry(layer, c))
+        return {"syn": syn, **neuron_ops(output)}
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs
