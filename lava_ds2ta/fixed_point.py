@@ -11,6 +11,9 @@ Every constant of the contract lives here (docs/fixed-point.md explains them):
   24-bit on Loihi: Lava wraps ``u`` and clips ``v`` at ``STATE_LIMIT``.
 - **Ranges** the exporter and the reader enforce: thresholds (17-bit mantissa), biases (13-bit),
   TASA exponents (Loihi's weight exponent reaches ``-TAU_MAX``), the attention scale shift, delays.
+- **MA-SNN gates** (docs/ma-snn.md): gates are integers ``g`` in ``[0, 2^GATE_BITS]`` standing
+  for ``g / 2^GATE_BITS``; their logits are integers in units of ``2^-LOGIT_FRAC_BITS``, clamped
+  to ``+-LOGIT_LIMIT`` (real) before the sigmoid table.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ WEIGHT_EXP = 6
 W_MIN, W_MAX = -256, 254
 #: Scale of the 12-bit current and voltage decays (``iDecay``, ``vDecay``).
 DECAY_SCALE = 4096
+#: State units per real unit: SLAYER's CUBA states live on a ``1 / STATE_SCALE`` grid.
+STATE_SCALE = W_SCALE << WEIGHT_EXP
 #: Lava wraps ``u`` and clips ``v`` at 24 bits: ``|state|`` must stay below ``STATE_LIMIT``.
 STATE_LIMIT = 1 << 23
 #: Largest threshold mantissa ``vThMant`` (17 bits on Loihi).
@@ -39,6 +44,12 @@ TAU_MAX = 8
 SCALE_SHIFT_MAX = WEIGHT_EXP
 #: Largest synaptic delay of Loihi 2 (and Lava's ``DelayDense``).
 DELAY_MAX = 62
+#: MA-SNN gates are ``g / 2^GATE_BITS`` with integer ``g`` in ``[0, 2^GATE_BITS]``.
+GATE_BITS = 8
+#: MA-SNN gate logits are integers in units of ``2^-LOGIT_FRAC_BITS``.
+LOGIT_FRAC_BITS = 5
+#: Gate logits are clamped to ``[-LOGIT_LIMIT, LOGIT_LIMIT]`` (real units) before the sigmoid.
+LOGIT_LIMIT = 8
 
 
 def logit_scale(tokens: int, time_steps: int) -> int:

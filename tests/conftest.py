@@ -1,21 +1,39 @@
 """Shared pytest setup: quiet lava-dl imports, deterministic seeds, and a check that no Lava run
-leaves shared-memory segments behind."""
+leaves shared-memory segments behind.
+
+Lava runs name their segments ``lava_ds2ta_<ns>_<pid>_<ticks>_<n>`` (lava_ds2ta.deploy.lifecycle):
+the check counts only new segments of this test process or of processes that have ended (test
+subprocesses), not those of other Lava users of the machine.
+"""
 
 import os
+import re
 import tempfile
 import warnings
 
 import pytest
 import torch
 
+from lava_ds2ta.utils.procs import tag_stale
+
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 warnings.filterwarnings("ignore")
 
 SHM = "/dev/shm"
+OURS = re.compile(r"lava_ds2ta_(\d+)_(\d+)_(\d+)_\d+")
 
 
 def _shm() -> set[str]:
     return set(os.listdir(SHM)) if os.path.isdir(SHM) else set()
+
+
+def _left_by_us(names: set[str]) -> list[str]:
+    out = []
+    for name in names:
+        m = OURS.fullmatch(name)
+        if m and (int(m.group(2)) == os.getpid() or tag_stale(*m.groups())):
+            out.append(name)
+    return sorted(out)
 
 
 def pytest_sessionstart(session):
@@ -23,7 +41,7 @@ def pytest_sessionstart(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    left = _shm() - getattr(session.config, "_shm_before", set())
+    left = _left_by_us(_shm() - getattr(session.config, "_shm_before", set()))
     if left:
         print(
             f"\nerror: {len(left)} /dev/shm segments left behind by Lava runs: {sorted(left)[:5]}"

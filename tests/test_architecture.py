@@ -100,6 +100,8 @@ FORBIDDEN = {
     "lava_ds2ta.layers": ("models", "training", "export", "deploy", "block", "data"),
     "lava_ds2ta.models": ("training", "export", "deploy", "data"),
     "lava_ds2ta.block": ("training", "export", "deploy", "models", "data"),
+    "lava_ds2ta.gate": ("models", "training", "export", "deploy", "layers", "block", "neuron",
+                        "data"),  # fmt: skip
     "lava_ds2ta.export": ("training", "deploy"),
     "lava_ds2ta.training": ("export", "deploy"),
     "lava_ds2ta.data": ("models", "training", "export", "deploy", "layers"),

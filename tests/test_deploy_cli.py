@@ -31,11 +31,15 @@ def test_run_prints_summary_and_writes_report(small_net, tmp_path, capsys):
     "args,message",
     [
         (["--data", "mnist"], "unknown dataset 'mnist'"),
-        (["--samples", "0"], "--samples must be >= 1"),
+        (["--samples", "0"], "--samples: must be >= 1"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(small_net, capsys, args, message):
-    assert main([str(small_net), *args]) == 2
+    try:
+        code = main([str(small_net), *args])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
 

@@ -11,9 +11,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from lava.magma.runtime.message_infrastructure.shared_memory_manager import SharedMemoryManager
 
 from lava_ds2ta import create_model
 from lava_ds2ta.data import build_datasets
+from lava_ds2ta.deploy import lifecycle
 from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
@@ -95,7 +97,10 @@ def test_floating_point_models_run_and_agree(deployed):
 
 
 def _shm() -> set[str]:
-    return set(os.listdir("/dev/shm"))
+    """This process's Lava segments (``lava_ds2ta_<ns>_<pid>_<ticks>_<n>``, deploy.lifecycle):
+    other Lava users of the machine cannot disturb the check."""
+    mine = f"_{os.getpid()}_"
+    return {n for n in os.listdir("/dev/shm") if n.startswith("lava_ds2ta_") and mine in n}
 
 
 def test_no_shared_memory_left_behind(tmp_path):
@@ -106,6 +111,8 @@ def test_no_shared_memory_left_behind(tmp_path):
     x, _ = load_test_inputs(spec, "digits", 2)
     run_network(spec, x["levels"], "fixed_pt")
     assert _shm() - before == set()
+    # ... and the run's segments carried this process's tag (so _shm() did see them)
+    assert SharedMemoryManager.create_shared_memory is lifecycle._create_named_segment
 
 
 def test_an_error_during_a_run_still_stops_it_and_frees_shared_memory(monkeypatch, tmp_path):

@@ -32,8 +32,12 @@ from lava_ds2ta.export import simulate
 from lava_ds2ta.export.cli import main as cli_main
 from lava_ds2ta.fixed_point import synapse_weight_int
 from lava_ds2ta.init import data_init
+from lava_ds2ta.layers import REGISTRY
+from lava_ds2ta.layers.base import COMMON_FIELDS
+from lava_ds2ta.layers.cuba import NEURON_FIELDS
 from lava_ds2ta.layers.cuba import lif_reference as cuba_lif
 from lava_ds2ta.layers.tasa import tasa_window
+from lava_ds2ta.layers.validate import schema_table
 from lava_ds2ta.models.checkpoint import load_checkpoint
 from lava_ds2ta.models.checkpoint import save_checkpoint
 
@@ -381,3 +385,15 @@ def test_cli_exports_checkpoint_and_reports_errors(exported, tmp_path, capsys):
     assert cli_main([str(tmp_path / "missing.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+# -- value ranges: the schema and its documentation ----------------------------------------------
+
+
+def test_every_numeric_dataset_has_a_range_and_the_docs_show_the_schema():
+    fields = [*COMMON_FIELDS, *NEURON_FIELDS, *(f for t in REGISTRY.values() for f in t.fields)]
+    unbounded = [f.name for f in fields if f.kind != "str" and (f.lo is None or f.hi is None)]
+    assert not unbounded
+    doc = (Path(__file__).parents[1] / "docs" / "hdf5-format.md").read_text()
+    table = doc.split("<!-- ranges:begin -->\n")[1].split("<!-- ranges:end -->")[0]
+    assert table == schema_table(), "regenerate the table in docs/hdf5-format.md"

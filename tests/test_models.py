@@ -95,6 +95,21 @@ def test_bad_inputs_stop_with_a_clear_error():
     x[0, 0, 0, 0] = float("nan")
     with pytest.raises(InputError, match="NaN"):
         model(x)
+    with pytest.raises(InputError, match=r"empty batch \(N = 0\)"):
+        model(torch.rand(0, 1, 8, 8))
+    with pytest.raises(InputError, match="tensor or numpy array of numbers, got str"):
+        model("images")
+    with pytest.raises(InputError, match="real numbers, got dtype torch.complex64"):
+        model(torch.zeros(1, 1, 8, 8, dtype=torch.complex64))
+
+
+def test_numpy_and_float64_inputs_give_the_float32_result():
+    model = create_model("ds2ta", **TINY).eval()
+    x = torch.rand(2, 1, 8, 8)
+    with torch.no_grad():
+        ref = model(x)
+        assert torch.equal(model(x.numpy()), ref)
+        assert torch.equal(model(x.double()), ref)
 
 
 def test_static_input_is_repeated_over_time_steps():

@@ -53,6 +53,11 @@ class SpikingConv(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.neuron(self.synapse(x))
 
+    def data_init_site(self) -> tuple[torch.nn.Parameter, torch.nn.Module, float]:
+        """For :func:`lava_ds2ta.init.data_init`: the weight that scales the neuron's input, the
+        neuron, and its input gain (1)."""
+        return self.synapse.weight, self.neuron, 1.0
+
     @property
     def layer_type(self) -> str:
         """``tasa`` with a TASA window, else ``conv`` (docs/hdf5-format.md)."""

@@ -3,7 +3,8 @@
 Stages of ``Conv3x3 -> BN -> LIF`` with channels ``D/2^(S-1), ..., D/2, D``; a stage marked in
 ``pool`` is followed by a spike max-pool (3x3, stride 2: a logical OR of spikes). The relative
 position embedding ``x + LIF(BN(Conv3x3(x)))`` closes it. Layout ``N, C, H, W, T`` in and out;
-the output grid ``H', W'`` is the token grid.
+the output grid ``H', W'`` is the token grid. With ``gates`` the stages are MA-SNN layers
+(:class:`~lava_ds2ta.block.ma.GatedSpikingConv`: TA/CA/SA around the LIF, docs/ma-snn.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 
 from lava_ds2ta.block.conv import SpikingConv
+from lava_ds2ta.block.ma import GatedSpikingConv
 from lava_ds2ta.functional import spike_maxpool
 
 
@@ -31,6 +33,10 @@ class SpikingPatchSplitting(torch.nn.Module):
     input_levels:
         the input arrives as integers ``round(x * input_levels)`` (graded spikes); the first
         stage's threshold is scaled by the same factor, so it sees the real-valued input.
+    gates:
+        ``None`` for plain stages, else the keyword arguments of
+        :class:`~lava_ds2ta.block.ma.GatedSpikingConv` that choose and size the gates (``dims``,
+        ``time_steps``, ``t_ratio``, ``c_ratio``).
     """
 
     def __init__(
@@ -40,15 +46,20 @@ class SpikingPatchSplitting(torch.nn.Module):
         pool: Sequence[bool],
         neuron: dict[str, Any],
         input_levels: int = 1,
+        gates: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         n = len(pool)
         channels = [in_channels] + [dim // 2 ** (n - 1 - i) for i in range(n)]
         first = {**neuron, "threshold": neuron.get("threshold", 1.0) * input_levels}
-        self.stages = torch.nn.ModuleList(
-            SpikingConv(channels[i], channels[i + 1], 3, 1, first if i == 0 else neuron)
-            for i in range(n)
-        )
+
+        def stage(i: int) -> torch.nn.Module:
+            kw = first if i == 0 else neuron
+            if gates is None:
+                return SpikingConv(channels[i], channels[i + 1], 3, 1, kw)
+            return GatedSpikingConv(channels[i], channels[i + 1], 3, 1, neuron=kw, **gates)
+
+        self.stages = torch.nn.ModuleList(stage(i) for i in range(n))
         self.pool = [bool(p) for p in pool]
         self.rpe = SpikingConv(dim, dim, 3, 1, neuron)
 

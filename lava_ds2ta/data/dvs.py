@@ -16,6 +16,14 @@ recording into T equal time bins of event counts per polarity and pixel; ``img_s
 integer event counts (the model's ``input_levels: 1`` grid). Output float32 ``(2, H, W, T)``.
 ``T`` and ``img_size`` come from the model config (``time_steps``, ``img_size``).
 
+Clips (DVS128 Gesture, ``dt_ms: <frame length>``; MA-SNN's protocol): each recording is binned
+into frames of ``dt_ms`` from its first event (events at ``t0 + k dt`` and later go to frame k),
+and a sample is a clip of ``T`` consecutive frames: a random clip per training sample (start
+frame uniform, torch's global RNG), ``test_clips`` clips per test sample with evenly spaced start
+frames ``floor(i (n - T) / (K - 1))`` (the first frame for ``K = 1``), returned as
+``(K, P, H, W, T)`` for the trainer's voting evaluation. Recordings shorter than ``T`` frames are
+padded with empty frames. Without ``dt_ms`` every recording is one sample of ``T`` time bins.
+
 Cache: frames are computed once per configuration and stored as compressed ``.npz`` under
 ``<cache_dir>/<Dataset>-T<T>-<img_size>px-v1/`` (default ``cache_dir``: ``<root>/ds2ta_frames``);
 ``cache: false`` recomputes every time. Files are written atomically, so concurrent DDP ranks or
@@ -34,7 +42,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import pickle
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,6 +116,19 @@ def events_to_frames(events: np.ndarray, time_steps: int, img_size: int) -> np.n
     return frames.transpose(1, 2, 3, 0)
 
 
+def events_to_dt_frames(events: np.ndarray, dt_us: int, img_size: int) -> np.ndarray:
+    """tonic events -> int64 ``(P, img_size, img_size, n)`` counts in frames of ``dt_us``
+    microseconds from the first event (``n = last // dt_us + 1``; empty recordings: one frame)."""
+    t = events["t"].astype(np.int64)
+    k = (t - t.min(initial=0)) // dt_us if len(t) else t
+    n = int(k.max(initial=0)) + 1
+    f = SENSOR // img_size
+    frames = np.zeros((POLARITIES, img_size, img_size, n), np.int64)
+    np.add.at(frames, (events["p"].astype(np.int64), events["y"].astype(np.int64) // f,
+                       events["x"].astype(np.int64) // f, k), 1)  # fmt: skip
+    return frames
+
+
 class EventFrames(Dataset):
     """Wraps a tonic data set (sample list ``paths``/``targets``) as cached event-count frames."""
 
@@ -152,21 +175,20 @@ class EventFrames(Dataset):
         stem = hashlib.sha1(rel.encode()).hexdigest()[:16]
         return self.cache_dir / f"{stem}.npz"
 
+    def _compute(self, events: np.ndarray) -> np.ndarray:
+        """A recording's frames ``(P, H, W, T)`` (what the cache holds)."""
+        return events_to_frames(events, self.time_steps, self.img_size)
+
     def _frames(self, i: int) -> np.ndarray:
         path = self._cache_file(i)
         if path is not None and path.is_file():
-            with np.load(path) as z:
-                return z["frames"]
-        try:
-            events, _ = self.tonic_ds[i]
-        except ModuleNotFoundError as exc:
-            if exc.name == "aedat":
-                raise DataError(
-                    "data: reading CIFAR10-DVS .aedat4 files needs the 'aedat' package: "
-                    "pip install aedat"
-                ) from None
-            raise
-        frames = events_to_frames(events, self.time_steps, self.img_size)
+            try:
+                with np.load(path) as z:
+                    return z["frames"]
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                pass  # a damaged cache entry: computed again and replaced below
+        events = self._events(i)
+        frames = self._compute(events)
         dtype = np.uint16 if frames.max(initial=0) < 2**16 else np.int64
         frames = frames.astype(dtype)
         if path is not None:
@@ -181,11 +203,58 @@ class EventFrames(Dataset):
                 raise
         return frames
 
+    def _events(self, i: int) -> np.ndarray:
+        """The events of sample ``i`` as tonic reads them; one-line errors for damaged files."""
+        source = self.tonic_ds.data[i]
+        try:
+            events, _ = self.tonic_ds[i]
+        except ModuleNotFoundError as exc:
+            if exc.name == "aedat":
+                raise DataError(
+                    "data: reading CIFAR10-DVS .aedat4 files needs the 'aedat' package: "
+                    "pip install aedat"
+                ) from None
+            raise
+        except (OSError, ValueError, EOFError, IndexError, KeyError, pickle.UnpicklingError) as exc:
+            reason = " ".join(str(exc).split())[:100] or type(exc).__name__
+            raise DataError(
+                f"data: {source} is corrupt or truncated ({reason}); download the data set "
+                "again (--download into an empty folder) or replace that file"
+            ) from None
+        return events
+
     def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
         i = self.indices[k]
         x = torch.from_numpy(self._frames(i).astype(np.float32))
         if self.augment is not None:
             x = self.augment(x)
+        return x, int(self.tonic_ds.targets[i])
+
+
+class EventClips(EventFrames):
+    """T-frame clips of ``dt_us`` frames (module docstring): one random clip per sample
+    (``clips=None``, training) or ``clips`` evenly spaced ones, ``(K, P, H, W, T)``."""
+
+    def __init__(self, *args, dt_us: int, clips: int | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.dt_us, self.clips = dt_us, clips
+
+    def _compute(self, events: np.ndarray) -> np.ndarray:
+        return events_to_dt_frames(events, self.dt_us, self.img_size)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
+        i, t = self.indices[k], self.time_steps
+        frames = torch.from_numpy(self._frames(i).astype(np.float32))
+        frames = torch.nn.functional.pad(frames, (0, max(0, t - frames.shape[-1])))
+        last = frames.shape[-1] - t
+        if self.clips is None:
+            start = int(torch.randint(last + 1, ()))
+            x = frames[..., start:start + t]
+            x = self.augment(x) if self.augment is not None else x
+        else:
+            starts = [j * last // (self.clips - 1) if self.clips > 1 else 0
+                      for j in range(self.clips)]  # fmt: skip
+            x = torch.stack([frames[..., s:s + t] for s in starts])
         return x, int(self.tonic_ds.targets[i])
 
 
@@ -249,10 +318,18 @@ def _info(num_classes: int, img_size: int, time_steps: int) -> dict:
 def build_dvsgesture(
     root: str | None = None, download: bool = False, subset: int | None = None,
     time_steps: int = 10, img_size: int = SENSOR, nda: bool = True,
-    cache: bool = True, cache_dir: str | None = None,
+    cache: bool = True, cache_dir: str | None = None, dt_ms: float | None = None,
+    test_clips: int = 10,
 ) -> tuple[Dataset, Dataset, dict]:  # fmt: skip
-    """DVS128 Gesture (11 classes) as ``(2, img_size, img_size, time_steps)`` frames."""
+    """DVS128 Gesture (11 classes) as ``(2, img_size, img_size, time_steps)`` frames: whole
+    recordings in T time bins, or with ``dt_ms`` clips of T frames of ``dt_ms`` (test samples
+    as ``(test_clips, 2, H, W, T)``)."""
     _validate("dvsgesture", time_steps, img_size, subset, cache, cache_dir)
+    if dt_ms is not None and (isinstance(dt_ms, bool) or not isinstance(dt_ms, (int, float))
+                              or not dt_ms * 1000 >= 1):  # fmt: skip
+        raise DataError(f"dvsgesture: dt_ms must be null or a frame length >= 0.001, got {dt_ms!r}")
+    if isinstance(test_clips, bool) or not isinstance(test_clips, int) or test_clips < 1:
+        raise DataError(f"dvsgesture: test_clips must be an integer >= 1, got {test_clips!r}")
     base = Path(root if root is not None else "data").expanduser()
     folder = base / "DVSGesture"
     splits = []
@@ -273,13 +350,17 @@ def build_dvsgesture(
             ) from None
         _sorted(ds)
         splits.append(ds)
-    tag = f"DVSGesture-T{time_steps}-{img_size}px-v{CACHE_VERSION}"
-    cdir = _cache_for(base, cache, cache_dir, tag)
+    dt_us = None if dt_ms is None else int(round(dt_ms * 1000))
+    bins = f"T{time_steps}" if dt_us is None else f"dt{dt_us}us"
+    cdir = _cache_for(base, cache, cache_dir, f"DVSGesture-{bins}-{img_size}px-v{CACHE_VERSION}")
     out = []
     for ds, train in zip(splits, (True, False), strict=True):
-        idx = _take(list(range(len(ds))), subset)
-        aug = nda_augment if (train and nda) else None
-        out.append(EventFrames(ds, idx, time_steps, img_size, cdir, aug, base))
+        args = (ds, _take(list(range(len(ds))), subset), time_steps, img_size, cdir,
+                nda_augment if (train and nda) else None, base)  # fmt: skip
+        if dt_us is None:
+            out.append(EventFrames(*args))
+        else:
+            out.append(EventClips(*args, dt_us=dt_us, clips=None if train else test_clips))
     return out[0], out[1], _info(11, img_size, time_steps)
 
 

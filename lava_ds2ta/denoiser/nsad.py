@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import torch
 
-from lava_ds2ta.functional import round_ste
-
 #: Slope of the sigmoid surrogate of the threshold step ``1(s > u)`` (per unit of ``s``).
 GATE_SLOPE = 4.0
 
@@ -66,11 +64,8 @@ class NSAD(torch.nn.Module):
 
     def table_ste(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The lookup table ``(H, d+1)`` with straight-through gradient, and its slope in ``s``."""
-        with torch.enable_grad():
-            s = self.levels.expand(self.num_heads, -1).clone().requires_grad_(True)
-            f = self._gate(s) * self.g(s)
-            (slope,) = torch.autograd.grad(f.sum(), s, retain_graph=True)
-        return round_ste(f), slope.detach()
+        levels = self.levels.expand(self.num_heads, -1)
+        return _Table.apply(self.a, self.b, self.c, self.d, self.e, self.u, levels)
 
     @torch.no_grad()
     def tables(self) -> torch.Tensor:
@@ -87,17 +82,46 @@ class NSAD(torch.nn.Module):
         return _TableLookup.apply(table, slope, s)
 
 
+class _Table(torch.autograd.Function):
+    """``AD = round(f(s))`` on the levels ``s`` (``H, d+1``) and the slope ``df/ds``, with the
+    gradients of ``a..e, u`` written out in one node: straight-through rounding, and the gate
+    ``1(s > u)`` differentiated through its sigmoid surrogate, as in :meth:`NSAD._gate`."""
+
+    @staticmethod
+    def forward(ctx, a, b, c, d, e, u, s):
+        a, b, c, d, e, u = (p[:, None] for p in (a, b, c, d, e, u))
+        rise = torch.sigmoid(e - s)
+        g = a * s + b * (s - c) ** 2 + d * rise
+        soft = torch.sigmoid(GATE_SLOPE * (s - u))
+        hard = (s > u).to(s.dtype)
+        d_soft, d_rise = GATE_SLOPE * soft * (1 - soft), rise * (1 - rise)
+        slope = d_soft * g + hard * (a + 2 * b * (s - c) - d * d_rise)
+        ctx.save_for_backward(s, b, c, d, g, hard, rise, d_rise, d_soft)
+        ctx.mark_non_differentiable(slope)
+        return torch.floor(hard * g + 0.5), slope
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor, _grad_slope: torch.Tensor):
+        s, b, c, d, g, hard, rise, d_rise, d_soft = ctx.saved_tensors
+        gated, centred = grad * hard, s - c
+        grads = (s, centred**2, -2 * b * centred, rise, d * d_rise)
+        return (*((gated * x).sum(1) for x in grads), -(grad * g * d_soft).sum(1), None)
+
+
 class _TableLookup(torch.autograd.Function):
     """``out = table[h, s]`` per head; backward: scatter-add into the table, slope for ``s``."""
 
     @staticmethod
     def forward(ctx, table: torch.Tensor, slope: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         heads, levels = table.shape
-        offset = torch.arange(heads, device=s.device).view(1, -1, 1, 1, 1) * levels
-        flat = (s.detach().long().clamp(0, levels - 1) + offset).reshape(-1)
+        # Flat table indices head * levels + s, formed in float (exact small integers) and
+        # kept as int32: several times faster than int64 arithmetic on the maps.
+        offset = torch.arange(heads, device=s.device, dtype=s.dtype).view(1, -1, 1, 1, 1)
+        flat = torch.add(s.detach().clamp(0, levels - 1), offset, alpha=levels)
+        flat = flat.to(torch.int32).reshape(-1)
         ctx.save_for_backward(flat, slope)
         ctx.table_shape = table.shape
-        return table.detach().reshape(-1)[flat].view(s.shape).to(s.dtype)
+        return table.detach().reshape(-1).index_select(0, flat).view(s.shape).to(s.dtype)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -108,5 +132,5 @@ class _TableLookup(torch.autograd.Function):
         grad_table.index_add_(0, flat, g)
         grad_s = None
         if ctx.needs_input_grad[2]:
-            grad_s = (slope.reshape(-1)[flat] * g).view(grad.shape)
+            grad_s = slope.reshape(-1).index_select(0, flat).mul_(g).view(grad.shape)
         return grad_table.view(heads, levels), None, grad_s

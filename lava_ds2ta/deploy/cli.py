@@ -2,12 +2,14 @@
 
     ds2ta-run-cpu model.net --data digits [--samples N] [--tag fixed_pt|floating_pt]
                   [--checkpoint CKPT] [--report report.json] [--data-root DIR]
-                  [--synapses conv|unrolled] [--max-memory GIB] [--no-spikes]
+                  [--synapses conv|unrolled] [--max-memory GIB] [--no-spikes] [--time-steps T]
 
 Before Lava starts, prints the synapse memory the graph allocates (and refuses a build over
 ``--max-memory``); then accuracy, agreement with the trained PyTorch model (eval mode), spikes per
-layer and Lava steps per second, and writes a JSON report and a PNG. Exit codes: 0 ok, 2 user
-error.
+layer and Lava steps per second, and writes a JSON report and a PNG. The report path and the
+checkpoint (it must be the one the network was exported from) are checked before the Lava run
+starts. Exit codes: 0 ok, 2 user error, 130/143 interrupted by SIGINT/SIGTERM (the run stops
+within seconds and leaves no process, shared memory or temporary file; docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -19,21 +21,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from lava_ds2ta.deploy.builder import SYNAPSES
 from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
 from lava_ds2ta.deploy.unroll import format_bytes
+from lava_ds2ta.errors import InputError
+from lava_ds2ta.export.match import load_matching_model
+from lava_ds2ta.export.reader import NetworkSpec
 from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.utils.atomic import write_text_atomic
+from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
+from lava_ds2ta.utils.cli import int_at_least
+from lava_ds2ta.utils.cli import positive_float
 from lava_ds2ta.utils.cli import run_command
+from lava_ds2ta.utils.paths import check_output
 from lava_ds2ta.utils.plots import plot_layer_spikes
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ds2ta-run-cpu", description=__doc__.split("\n")[0])
+    p = Parser(prog="ds2ta-run-cpu", description=__doc__.split("\n")[0])
     p.add_argument("network", help="exported network (ds2ta-export CHECKPOINT -o model.net)")
     p.add_argument(
         "--data", default="digits",
@@ -41,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         "cifar100, dvsgesture, cifar10dvs (read from --data-root)",
     )  # fmt: skip
     p.add_argument("--data-root", help="folder holding the real data sets (default ./data)")
-    p.add_argument("--samples", type=int, default=None, help="first N test samples (default all)")
+    p.add_argument("--samples", type=int_at_least(1), help="first N test samples (default all)")
     p.add_argument("--tag", choices=("fixed_pt", "floating_pt"), default="fixed_pt")
     p.add_argument(
         "--checkpoint",
@@ -59,16 +69,48 @@ def _parser() -> argparse.ArgumentParser:
         "unrolled: dense matrices (memory grows with the image; small maps only)",
     )  # fmt: skip
     p.add_argument(
-        "--max-memory", type=float, default=None, metavar="GIB",
+        "--max-memory", type=positive_float, default=None, metavar="GIB",
         help="refuse to build when the synapses would take more than GIB gibibytes",
     )  # fmt: skip
+    p.add_argument(
+        "--time-steps", type=int_at_least(1), help="steps per sample of a plain netx file"
+    )
     add_debug_flag(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_command(lambda: print(run(args)["summary"]), args.debug)
+    return run_command(lambda: print(run(args)["summary"]), args.debug, kept=lambda: _kept(args))
+
+
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted run leaves: nothing, or the report if it was written already."""
+    written = getattr(args, "written", None)
+    return f"report {written} written" if written else "no report written"
+
+
+def _report_path(args: argparse.Namespace) -> Path:
+    """The report path (checked, with its plot, before any work); never one of the inputs."""
+    path = Path(args.report) if args.report else Path(args.network).with_suffix(".report.json")
+    for out in (path, path.with_suffix(".png")):
+        check_output(out, "--report", [args.network, args.checkpoint])
+    return path
+
+
+def _read(args: argparse.Namespace) -> tuple[NetworkSpec, nn.Module | None]:
+    """The network (with ``--time-steps`` for a netx file) and the checkpoint's model, checked
+    to be the one the network was exported from (``None`` without ``--checkpoint``)."""
+    spec = read_network(args.network)
+    if args.time_steps is not None:
+        if spec.version > 0:
+            raise InputError(
+                f"--time-steps is for plain netx files; {args.network} has timeSteps "
+                f"{spec.time_steps}: leave --time-steps out"
+            )
+        spec.config["timeSteps"] = args.time_steps
+    model = load_matching_model(args.checkpoint, spec) if args.checkpoint else None
+    return spec, model
 
 
 def memory_line(spec, net) -> str:
@@ -82,7 +124,8 @@ def memory_line(spec, net) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    spec = read_network(args.network)
+    path = _report_path(args)
+    spec, model = _read(args)
     x, y = load_test_inputs(spec, args.data, args.samples, args.data_root)
     limit = None if args.max_memory is None else int(args.max_memory * 2**30)
     result = run_network(
@@ -111,7 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "synapses": args.synapses,
         "synapse_memory_bytes": {spec.layers[i].name: b for i, b in result.memory.items()},
     }
-    report.update(compare_with_torch(spec, x, result, args.checkpoint))
+    report.update(compare_with_torch(spec, x, result, args.checkpoint, model))
     report["reference_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
     lines = [
         f"Lava {args.tag} on {len(y)} {args.data} test samples "
@@ -137,8 +180,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{report['samples_per_second']:.2f} samples/s"
     )
     report["summary"] = "\n".join(lines)
-    path = Path(args.report) if args.report else Path(args.network).with_suffix(".report.json")
     write_text_atomic(path, json.dumps(report, indent=2))
+    args.written = path
     report["summary"] += f"\n  report        {path}"
     if report["layers"]:
         png = path.with_suffix(".png")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from lava_ds2ta.data import build_datasets
 from lava_ds2ta.errors import InputError
@@ -41,21 +42,30 @@ def load_test_inputs(
             f"data set {data!r} has inputs of shape {tuple(x.shape[1:])}, the network expects "
             f"{shape} (C, H, W): export a model trained on {data!r} or pick matching data"
         )
-    frames = x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, spec.time_steps)
+    steps = spec.time_steps
+    if steps is None:
+        raise InputError(
+            f"{spec.path} is a plain netx file without timeSteps: pass --time-steps T "
+            "(or set spec.config['timeSteps'] in Python)"
+        )
+    frames = x if x.dim() == 5 else x.unsqueeze(-1).expand(*x.shape, steps)
     return {"float": x, "levels": input_levels(spec, frames.numpy())}, np.asarray(
         [int(v) for v in ys]
     )
 
 
-def reference_outputs(spec, inputs: dict[str, Any], checkpoint: str | None):
+def reference_outputs(
+    spec, inputs: dict[str, Any], checkpoint: str | None, model: nn.Module | None = None
+):
     """Integer logits and per-layer spikes ``{layer index: N, C, H, W, T}`` of the reference.
 
-    With a checkpoint the reference is the PyTorch model in eval mode; without one it is the
-    integer simulation of the exported file (tests prove the two equal, layer by layer).
-    ``inputs`` is the dict of :func:`load_test_inputs`.
+    With a checkpoint the reference is the PyTorch model in eval mode (``model``, if already
+    loaded); without one it is the integer simulation of the exported file (tests prove the two
+    equal, layer by layer). ``inputs`` is the dict of :func:`load_test_inputs`.
     """
     if checkpoint:
-        model, _ = load_model(checkpoint)
+        if model is None:
+            model, _ = load_model(checkpoint)
         x = inputs["float"]
         with torch.no_grad():
             logits = model(x).double().numpy()
@@ -69,13 +79,14 @@ def reference_outputs(spec, inputs: dict[str, Any], checkpoint: str | None):
 
 
 def compare_with_torch(
-    spec, inputs: dict[str, Any], result, checkpoint: str | None
+    spec, inputs: dict[str, Any], result, checkpoint: str | None, model: nn.Module | None = None
 ) -> dict[str, Any]:
     """Agreement of a :class:`LavaResult` with the reference, overall and per layer.
 
-    ``inputs`` is the dict of :func:`load_test_inputs` that ``result`` was computed from.
+    ``inputs`` is the dict of :func:`load_test_inputs` that ``result`` was computed from;
+    ``model`` the checkpoint's model if already loaded.
     """
-    logits, spikes, reference = reference_outputs(spec, inputs, checkpoint)
+    logits, spikes, reference = reference_outputs(spec, inputs, checkpoint, model)
     n = len(logits)
     out: dict[str, Any] = {
         "reference": reference,

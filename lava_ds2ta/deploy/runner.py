@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,12 +9,12 @@ from dataclasses import field
 from pathlib import Path
 
 import numpy as np
-from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from tqdm import tqdm
 
 from lava_ds2ta.deploy.builder import LavaNetwork
 from lava_ds2ta.deploy.builder import NetworkBuilder
+from lava_ds2ta.deploy.lifecycle import LavaSession
 from lava_ds2ta.proc.conv.models import FAST_MODELS
 
 #: The run is split into about this many ``run()`` calls after the first step, whole samples
@@ -44,26 +42,6 @@ class LavaResult:
     def steps_per_second(self) -> float:
         """Steps per second after the first (which compiles the graph and starts Lava)."""
         return (self.num_steps - 1) / self.seconds if self.seconds else float("nan")
-
-
-def stop_runtime(process, failed: bool) -> None:
-    """Stop the Lava runtime of ``process`` and release its shared memory.
-
-    After a ProcessModel raised, Lava's own ``stop()`` waits forever for runtime services that
-    have already exited (lava-nc 0.10.0); then only the message infrastructure (actors, shared
-    memory manager) and the watchdogs are shut down.
-    """
-    runtime = getattr(process, "runtime", None)
-    if runtime is None:
-        return
-    if not failed:
-        process.stop()
-        return
-    runtime._is_started = runtime._is_running = False
-    try:
-        runtime._messaging_infrastructure.stop()
-    finally:
-        runtime._watchdog_manager.stop()
 
 
 def to_frames(x_levels: np.ndarray) -> np.ndarray:
@@ -98,33 +76,33 @@ def run_network(
     The network is compiled once; samples follow each other every T steps. Convolutions are
     Lava's ``Conv`` processes run by our exact BLAS models (:data:`FAST_MODELS`); ``synapses``
     and ``max_memory`` go to :class:`NetworkBuilder`; ``on_build`` sees the built network before
-    Lava starts. The run is always stopped, also on error, so no ``/dev/shm`` segments are left
-    behind. The first step (compiling the graph, starting the workers) is timed apart.
+    Lava starts. The first step (compiling the graph, starting the workers) is timed apart. The
+    run is always stopped, also on error or interrupt (SIGINT/SIGTERM), and leaves no worker
+    process, ``/dev/shm`` segment or temporary file behind (:class:`LavaSession`).
     """
     n, _, _, _, t = x_levels.shape
-    workdir = Path(tempfile.mkdtemp(prefix="lava_ds2ta_run_"))
-    try:
+    with LavaSession(samples=n, period=t) as session:
         frames = to_frames(x_levels.astype(np.int64))
-        net = NetworkBuilder(spec, frames, workdir, tag, record, synapses, max_memory).build()
+        net = NetworkBuilder(
+            spec, frames, session.workdir, tag, record, synapses, max_memory
+        ).build()
         if on_build is not None:
             on_build(net)
-        return _run(net, n, t, tag, progress)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        return _run(net, n, t, tag, progress, session)
 
 
-def _run(net, n: int, t: int, tag: str, progress: bool) -> LavaResult:
+def _run(net, n: int, t: int, tag: str, progress: bool, session: LavaSession) -> LavaResult:
     cfg = Loihi2SimCfg(select_tag=tag, exception_proc_model_map=FAST_MODELS[tag])
     chunk = t * max(1, -(-n // PROGRESS_UPDATES))
     ran = False
     try:
         started = time.perf_counter()
-        net.source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        session.run(net.source, 1, cfg)
         start, done = time.perf_counter(), 1
         with tqdm(total=n, unit="sample", disable=not progress, desc=f"lava {tag}") as bar:
             while done < net.num_steps:
                 steps = min(chunk, net.num_steps - done)
-                net.source.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
+                session.run(net.source, steps, cfg)
                 done += steps
                 bar.n = min(n, max(0, (done - net.output_latency) // t))
                 bar.refresh()
@@ -137,7 +115,7 @@ def _run(net, n: int, t: int, tag: str, progress: bool) -> LavaResult:
         for index, (path, latency, shape) in net.spikes.items():
             spikes[index] = from_lava(_window(path, latency, n, t), shape, n, t)
     finally:
-        stop_runtime(net.source, failed=not ran)
+        session.stop(failed=not ran)
     if tag == "fixed_pt":
         logits = np.rint(logits).astype(np.int64)
         spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}

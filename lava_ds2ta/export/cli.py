@@ -24,8 +24,11 @@ from lava_ds2ta.export.simulate import simulate
 from lava_ds2ta.export.writer import export_model
 from lava_ds2ta.layers import REGISTRY
 from lava_ds2ta.models import load_model
+from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
+from lava_ds2ta.utils.cli import int_at_least
 from lava_ds2ta.utils.cli import run_command
+from lava_ds2ta.utils.paths import check_output
 
 
 def summary(path: Path) -> str:
@@ -64,20 +67,30 @@ def verify(model, path: Path, data: str, n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ds2ta-export", description=__doc__.splitlines()[0])
+    parser = Parser(prog="ds2ta-export", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="training checkpoint (.pt)")
     parser.add_argument("-o", "--output", type=Path, help="network file (default: CKPT.net)")
-    parser.add_argument("--verify", type=int, default=0, metavar="N",
+    parser.add_argument("--verify", type=int_at_least(0), default=0, metavar="N",
                         help="check bit-exactness on N test samples")  # fmt: skip
     add_debug_flag(parser)
     args = parser.parse_args(argv)
-    return run_command(lambda: export(args), args.debug)
+    return run_command(lambda: export(args), args.debug, kept=lambda: _kept(args))
+
+
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted export leaves: nothing (the write is atomic), or the network."""
+    written = getattr(args, "written", None)
+    if written:
+        return f"{written} was written; the verification did not finish"
+    return "no network written"
 
 
 def export(args: argparse.Namespace) -> None:
     out = args.output or args.checkpoint.with_suffix(".net")
     model, state = load_model(args.checkpoint)
+    check_output(out, "-o" if args.output else "output (CHECKPOINT.net)", [args.checkpoint])
     export_model(model, out)
+    args.written = out
     print(summary(out))
     if args.verify > 0:
         data = (state.get("config") or {}).get("data", {}).get("name", "digits")

@@ -20,9 +20,11 @@ from lava_ds2ta.layers import FORMAT_VERSION
 from lava_ds2ta.layers import Failure
 from lava_ds2ta.layers import LayerSpec
 from lava_ds2ta.layers import NetworkSpec
+from lava_ds2ta.layers.base import COMMON_FIELDS
 from lava_ds2ta.layers.validate import validate_network
+from lava_ds2ta.models.checkpoint import ZIP_MAGIC
 
-__all__ = ["LayerSpec", "NetworkSpec", "read_network"]
+__all__ = ["LayerSpec", "NetworkSpec", "read_network", "read_open_network"]
 
 
 def _value(ds: h5py.Dataset) -> Any:
@@ -58,17 +60,41 @@ def _layer(path: Path, i: int, group: h5py.Group, ours: bool) -> LayerSpec:
             fail(f"missing dataset '{key}'")
     kind = str(params.pop("type"))
     shape = np.atleast_1d(params.pop("shape"))
-    if shape.dtype.kind not in "iuf" or shape.size == 0 or np.any(shape < 1):
-        fail(f"shape {shape.tolist()} is not a list of positive sizes")
+    values = {"shape": shape, "inputs": np.atleast_1d(params.get("inputs", []))}
+    for field in COMMON_FIELDS:
+        problem = field.problem(values[field.name])
+        if problem is None and field.name == "shape" and shape.size == 0:
+            problem = "is empty"
+        if problem is not None:
+            fail(f"{field.name} {problem}")
     if ours:
         name = str(params.pop("name"))
-        inputs = [int(j) for j in np.atleast_1d(params.pop("inputs"))]
+        inputs = [int(j) for j in values["inputs"]]
+        params.pop("inputs")
     else:  # a netx chain: every layer reads the one before; names are the types
         name, inputs = kind, ([] if i == 0 else [i - 1])
     return LayerSpec(i, name, kind, inputs, tuple(int(n) for n in shape), params, neuron)
 
 
-def _read(path: Path, f: h5py.File) -> NetworkSpec:
+def _layer_keys(path: Path, names: list[str]) -> list[str]:
+    """The layer group names ``0 .. L-1`` in order; a one-line error naming the missing and
+    the unexpected ones otherwise."""
+    if not names:
+        raise FormatError(f"{path}: the network has no layers; re-export it")
+    expected = [str(i) for i in range(len(names))]
+    missing = [k for k in expected if k not in names]
+    unexpected = sorted((k for k in names if k not in expected), key=lambda k: (len(k), k))
+    if missing or unexpected:
+        raise FormatError(
+            f"{path}: layer groups must be numbered 0..{len(names) - 1}: missing "
+            f"{', '.join(missing[:8])}; unexpected {', '.join(repr(k) for k in unexpected[:8])}; "
+            "re-export the network"
+        )
+    return expected
+
+
+def read_open_network(f: h5py.File, path: Path) -> NetworkSpec:
+    """The network in the open HDF5 file ``f`` (``path`` names it in messages), checked."""
     fmt = f.attrs.get("format")
     fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
     ours = fmt is not None
@@ -95,14 +121,7 @@ def _read(path: Path, f: h5py.File) -> NetworkSpec:
             config = json.loads(_value(f["config"]))
         except (TypeError, ValueError) as exc:
             raise FormatError(f"{path}: 'config' is not valid JSON ({exc}); re-export") from None
-    keys = sorted(f["layer"].keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0))
-    if keys != [str(i) for i in range(len(keys))]:
-        raise FormatError(
-            f"{path}: layer groups must be numbered 0..{len(keys) - 1}, found {keys[:8]}; "
-            "re-export the network"
-        )
-    if not keys:
-        raise FormatError(f"{path}: the network has no layers; re-export it")
+    keys = _layer_keys(path, list(f["layer"].keys()))
     layers = [_layer(path, i, f["layer"][k], ours) for i, k in enumerate(keys)]
     spec = NetworkSpec(version, config, layers, path)
     validate_network(spec)
@@ -114,6 +133,12 @@ def read_network(path: str | Path) -> NetworkSpec:
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: network file not found; check the path or run ds2ta-export")
+    with open(path, "rb") as head:
+        if head.read(len(ZIP_MAGIC)) == ZIP_MAGIC:
+            raise FormatError(
+                f"{path} is a PyTorch checkpoint, not a network file; export it first: "
+                f"ds2ta-export {path} -o model.net"
+            )
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -124,7 +149,7 @@ def read_network(path: str | Path) -> NetworkSpec:
         ) from None
     try:
         with f:
-            return _read(path, f)
+            return read_open_network(f, path)
     except FormatError:
         raise
     except Exception as exc:  # h5py read errors on damaged files vary

@@ -8,6 +8,7 @@ written atomically: a temporary file in the target directory, fsync, ``os.replac
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ import torch
 
 from lava_ds2ta import __version__
 from lava_ds2ta.errors import ExportError
+from lava_ds2ta.export.reader import read_open_network
 from lava_ds2ta.export.record import record_layers
 from lava_ds2ta.layers import FORMAT
 from lava_ds2ta.layers import FORMAT_VERSION
+from lava_ds2ta.layers import NetworkSpec
 from lava_ds2ta.layers import layer_type
 from lava_ds2ta.layers.base import write_str
 from lava_ds2ta.models import load_model
@@ -58,22 +61,35 @@ def _write_layers(f: h5py.File, nodes: list[Node], shapes: dict[str, tuple]) -> 
         h.create_dataset("inputs", data=np.asarray(node.inputs, dtype=np.int32))
 
 
-def export_model(model: torch.nn.Module, path: str | Path) -> Path:
-    """Export ``model`` (a model with ``graph()`` and ``config``) to ``path`` atomically; returns
-    the path. Raises :class:`ExportError` if the model is outside the deployable contract."""
-    path = Path(path)
+def write_network(model: torch.nn.Module, f: h5py.File) -> None:
+    """Write ``model`` (a model with ``graph()`` and ``config``) into the open HDF5 file ``f``.
+    Raises :class:`ExportError` if the model is outside the deployable contract."""
     nodes = _graph(model)
     c = model.config  # the forward on zeros also sets every SLAYER neuron's shape
     probe = record_layers(model, torch.zeros(1, c.in_channels, c.img_size, c.img_size))
     shapes = {name: tuple(v.shape[1:-1]) for name, v in probe.items()}
+    f.attrs["format"] = FORMAT
+    f.attrs["formatVersion"] = FORMAT_VERSION
+    f.attrs["producer"] = f"lava_ds2ta {__version__}"
+    f.create_dataset("config", data=json.dumps(c.to_dict(), sort_keys=True))
+    _write_layers(f, nodes, shapes)
+
+
+def export_model(model: torch.nn.Module, path: str | Path) -> Path:
+    """Export ``model`` to ``path`` atomically (:func:`write_network`); returns the path."""
+    path = Path(path)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["formatVersion"] = FORMAT_VERSION
-            f.attrs["producer"] = f"lava_ds2ta {__version__}"
-            f.create_dataset("config", data=json.dumps(c.to_dict(), sort_keys=True))
-            _write_layers(f, nodes, shapes)
+            write_network(model, f)
     return path
+
+
+def network_spec(model: torch.nn.Module, source: str = "model") -> NetworkSpec:
+    """The :class:`NetworkSpec` that exporting ``model`` would give, built in memory (no file):
+    what :func:`lava_ds2ta.export.match.check_checkpoint_matches` compares with a file."""
+    with h5py.File(io.BytesIO(), "w") as f:
+        write_network(model, f)
+        return read_open_network(f, Path(source))
 
 
 def export_checkpoint(ckpt: str | Path | dict[str, Any], path: str | Path) -> Path:

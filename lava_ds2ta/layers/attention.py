@@ -27,6 +27,7 @@ import numpy as np
 
 from lava_ds2ta.fixed_point import SCALE_SHIFT_MAX
 from lava_ds2ta.fixed_point import WEIGHT_EXP
+from lava_ds2ta.layers.base import SIZE_MAX
 from lava_ds2ta.layers.base import Builder
 from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
@@ -92,8 +93,8 @@ class AttentionLayer(NeuronLayer):
 
     num_inputs = (3, 3)
     fields = (
-        Field("numHeads", "heads", lo=1),
-        Field("headDim", "d = D / heads", lo=1),
+        Field("numHeads", "heads", lo=1, hi=SIZE_MAX),
+        Field("headDim", "d = D / heads", lo=1, hi=SIZE_MAX),
         Field("scaleShift", "attention scale 2^-scaleShift (0.125 is 3)", lo=0,
               hi=SCALE_SHIFT_MAX),  # fmt: skip
         Field("denoiser", "'none' (Spikformer) or 'nsad' (DS2TA)", "str", choices=("none", "nsad")),

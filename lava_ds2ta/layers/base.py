@@ -43,6 +43,12 @@ from lava_ds2ta.fixed_point import logit_scale
 #: The ``format`` attribute of our network files and the newest ``formatVersion`` we read/write.
 FORMAT = "lava_ds2ta.net"
 FORMAT_VERSION = 1
+#: Largest size a network file may give any dimension (channels, features, heights, kernels,
+#: strides, paddings, heads): a guard against corrupt values, far above what a CPU simulation or
+#: a Loihi 2 chip holds.
+SIZE_MAX = 1 << 20
+#: Largest ``timeSteps`` (steps per sample) of a network file (and of a model config).
+TIME_STEPS_MAX = (1 << 16) - 1
 
 #: What :meth:`LayerType.ops` counts, kind -> meaning (docs/report.md): totals over the samples
 #: given. Each nonzero value a layer sends is one message; its receivers' work is counted on them.
@@ -159,8 +165,29 @@ class Field:
             lo, hi = a.min(), a.max()
             if (self.lo is not None and lo < self.lo) or (self.hi is not None and hi > self.hi):
                 bad = lo if self.lo is not None and lo < self.lo else hi
-                return f"has value {bad:g} outside [{self.lo}, {self.hi}]"
+                return f"has value {bad:g} outside {self.range_text()}"
         return None
+
+    def range_text(self) -> str:
+        """The allowed values, as the docs and messages show them: ``[lo, hi]``, a choice."""
+        if self.kind == "str":
+            return ", ".join(f"`{c}`" for c in self.choices)
+        if self.lo is None and self.hi is None:
+            return "any integer"
+        if self.hi is None:
+            return f">= {self.lo}"
+        if self.lo is None:
+            return f"<= {self.hi}"
+        return f"[{self.lo}, {self.hi}]"
+
+
+#: Datasets of every layer group besides ``type`` (and ``name``, a string): the reader checks
+#: them like a layer type's fields.
+COMMON_FIELDS = (
+    Field("shape", "output shape C, H, W ((n,) for vectors)", "ints", lo=1, hi=SIZE_MAX),
+    Field("inputs", "indices of the input layers, each below the layer's own", "ints", lo=0,
+          hi=SIZE_MAX, dtype="int32"),  # fmt: skip
+)
 
 
 class LayerType:

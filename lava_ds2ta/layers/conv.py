@@ -25,6 +25,7 @@ import numpy as np
 
 from lava_ds2ta.errors import ExportError
 from lava_ds2ta.fixed_point import BIAS_MAX
+from lava_ds2ta.layers.base import SIZE_MAX
 from lava_ds2ta.layers.base import Builder
 from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
@@ -116,13 +117,13 @@ class ConvLayer(NeuronLayer):
 
 
     fields = (
-        Field("inChannels", "input channels C", lo=1),
-        Field("outChannels", "output channels O", lo=1),
-        Field("kernelSize", "kernel (kH, kW)", "pair", lo=1),
-        Field("stride", "stride (sy, sx)", "pair", lo=1),
-        Field("padding", "zero padding (py, px)", "pair", lo=0),
-        Field("dilation", "dilation (dy, dx)", "pair", lo=1),
-        Field("groups", "groups g", lo=1),
+        Field("inChannels", "input channels C", lo=1, hi=SIZE_MAX),
+        Field("outChannels", "output channels O", lo=1, hi=SIZE_MAX),
+        Field("kernelSize", "kernel (kH, kW)", "pair", lo=1, hi=SIZE_MAX),
+        Field("stride", "stride (sy, sx)", "pair", lo=1, hi=SIZE_MAX),
+        Field("padding", "zero padding (py, px)", "pair", lo=0, hi=SIZE_MAX),
+        Field("dilation", "dilation (dy, dx)", "pair", lo=1, hi=SIZE_MAX),
+        Field("groups", "groups g", lo=1, hi=SIZE_MAX),
         Field("weight", "(O, C/g, kH, kW) weight mantissas (ours: even, in [-256, 254])", "ints",
               lo=-WEIGHT_LIMIT, hi=WEIGHT_LIMIT - 1, dtype="int16"),  # fmt: skip
         Field("bias", "(O,) per-channel bias, weight units", "ints", lo=-BIAS_MAX, hi=BIAS_MAX,

@@ -33,6 +33,9 @@ from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import Signal
 
+#: Largest ``refDelay`` (Loihi's refractory delay field is 8 bits wide).
+REF_DELAY_MAX = 255
+
 #: Datasets of the ``neuron/`` group (lava-dl's ``device_params`` of a CUBA neuron).
 NEURON_FIELDS = (
     Field("type", "neuron model (netx writes LOIHI for older CUBA files)", "str",
@@ -40,7 +43,8 @@ NEURON_FIELDS = (
     Field("iDecay", "current decay, 12 bits (4096: no current memory)", lo=0, hi=DECAY_SCALE),
     Field("vDecay", "voltage decay, 12 bits (4096 / tau_m)", lo=0, hi=DECAY_SCALE),
     Field("vThMant", "threshold in weight units (threshold x 64)", lo=1, hi=VTH_MAX),
-    Field("refDelay", "refractory delay (informational; 1)", required=False),
+    Field("refDelay", "refractory delay (informational; 1)", lo=0, hi=REF_DELAY_MAX,
+          required=False),  # fmt: skip
     Field("gradedSpike", "graded output spikes (must be false)", lo=0, hi=0, required=False),
 )
 

@@ -22,9 +22,11 @@ from lava.lib.dl.netx.blocks.process import Dense as NetxDense
 from lava.lib.dl.netx.blocks.process import RecurrentDense as NetxRecurrentDense
 from lava.lib.dl.netx.hdf5 import Network
 
+from lava_ds2ta.fixed_point import BIAS_MAX
 from lava_ds2ta.fixed_point import DECAY_SCALE
 from lava_ds2ta.fixed_point import DELAY_MAX
 from lava_ds2ta.fixed_point import VTH_MAX
+from lava_ds2ta.layers.base import SIZE_MAX
 from lava_ds2ta.layers.base import Builder
 from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
@@ -72,12 +74,13 @@ class DenseLayer(LayerType):
     has_neuron = True
     recurrent = False
     fields = (
-        Field("inFeatures", "input neurons", lo=1),
-        Field("outFeatures", "output neurons", lo=1),
+        Field("inFeatures", "input neurons", lo=1, hi=SIZE_MAX),
+        Field("outFeatures", "output neurons", lo=1, hi=SIZE_MAX),
         Field("weight", "(out, in) weights", "ints", lo=-256, hi=255),
         Field("delay", "synaptic delays, per output or input neuron", "ints", lo=0,
               hi=DELAY_MAX, required=False),  # fmt: skip
-        Field("bias", "per-neuron bias, weight units", "ints", required=False),
+        Field("bias", "per-neuron bias, weight units", "ints", lo=-BIAS_MAX, hi=BIAS_MAX,
+              required=False),  # fmt: skip
     )
 
     def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lava_ds2ta.fixed_point import BIAS_MAX
 from lava_ds2ta.fixed_point import W_SCALE
+from lava_ds2ta.layers.base import TIME_STEPS_MAX
 from lava_ds2ta.layers.base import Builder
 from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
@@ -25,6 +27,7 @@ from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
+from lava_ds2ta.layers.conv import WEIGHT_LIMIT
 from lava_ds2ta.layers.cuba import check_neuron
 from lava_ds2ta.layers.cuba import is_cuba
 from lava_ds2ta.layers.cuba import lif_reference
@@ -47,11 +50,13 @@ class InputLayer(LayerType):
 
     num_inputs = (0, 0)
     fields = (
-        Field("timeSteps", "T, steps per sample", lo=1, optional_in_netx=True),
+        Field("timeSteps", "T, steps per sample", lo=1, hi=TIME_STEPS_MAX, optional_in_netx=True),
         Field("inputLevels", "L: inputs are floor(x L + 0.5)", lo=1, hi=LEVELS_MAX,
               optional_in_netx=True),  # fmt: skip
-        Field("weight", "netx input transform: a = weight x", "ints", required=False),
-        Field("bias", "netx input neuron bias, weight units", "ints", required=False),
+        Field("weight", "netx input transform: a = weight x (64: unity)", "ints",
+              lo=-WEIGHT_LIMIT, hi=WEIGHT_LIMIT - 1, required=False),  # fmt: skip
+        Field("bias", "netx input neuron bias, weight units", "ints", lo=-BIAS_MAX, hi=BIAS_MAX,
+              required=False),  # fmt: skip
     )
 
     def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from lava.proc.lif.process import LIF
 
 from lava_ds2ta.fixed_point import DECAY_SCALE
+from lava_ds2ta.layers.base import SIZE_MAX
 from lava_ds2ta.layers.base import Builder
 from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
@@ -50,9 +51,9 @@ class SpikeMaxPoolLayer(LayerType):
 
 
     fields = (
-        Field("kernelSize", "window (kH, kW)", "pair", lo=1),
-        Field("stride", "stride (sy, sx)", "pair", lo=1),
-        Field("padding", "zero padding (py, px)", "pair", lo=0),
+        Field("kernelSize", "window (kH, kW)", "pair", lo=1, hi=SIZE_MAX),
+        Field("stride", "stride (sy, sx)", "pair", lo=1, hi=SIZE_MAX),
+        Field("padding", "zero padding (py, px)", "pair", lo=0, hi=SIZE_MAX),
     )
 
     def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:

@@ -7,10 +7,15 @@ starts. A layer type states what it needs in its ``fields`` and ``check``.
 
 from __future__ import annotations
 
+import numpy as np
+
+from lava_ds2ta.layers.base import COMMON_FIELDS
 from lava_ds2ta.layers.base import REGISTRY
 from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import LayerSpec
+from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.cuba import NEURON_FIELDS
 from lava_ds2ta.layers.cuba import check_neuron
 from lava_ds2ta.layers.cuba import is_cuba
 
@@ -51,4 +56,33 @@ def validate_layer(spec: NetworkSpec, layer: LayerSpec) -> None:
             fail(f"{f.name} {problem}")
     if kind.has_neuron and (ours or is_cuba(layer.neuron)):
         check_neuron(layer.neuron, fail)
+    _check_other_values(layer, kind, fail)
     kind.check(layer, spec, fail)
+
+
+def _check_other_values(layer: LayerSpec, kind: LayerType, fail: Failure) -> None:
+    """Datasets outside the schema (netx extras such as ``neuron/tauRho``) must be finite."""
+    groups = (
+        ("", layer.params, {f.name for f in kind.fields}),
+        ("neuron/", layer.neuron or {}, {f.name for f in NEURON_FIELDS}),
+    )
+    for prefix, values, known in groups:
+        for key, value in values.items():
+            a = np.asarray(value)
+            if key not in known and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                fail(f"{prefix}{key} contains NaN or infinite values")
+
+
+def schema_table() -> str:
+    """The value ranges of every dataset of every layer type, as the Markdown table of
+    docs/hdf5-format.md ("Value ranges"); a test keeps the two equal."""
+    rows = ["| layer type | dataset | range | meaning |", "|---|---|---|---|"]
+    for f in COMMON_FIELDS:
+        rows.append(f"| (every) | `{f.name}` | {f.range_text()} | {f.doc} |")
+    for f in NEURON_FIELDS:
+        rows.append(f"| (with a neuron) | `neuron/{f.name}` | {f.range_text()} | {f.doc} |")
+    for name in sorted(REGISTRY, key=str.lower):
+        for f in REGISTRY[name].fields:
+            optional = "" if f.required else " (optional)"
+            rows.append(f"| `{name}` | `{f.name}`{optional} | {f.range_text()} | {f.doc} |")
+    return "\n".join(rows) + "\n"

@@ -5,7 +5,8 @@
     model, state = load_model("runs/ds2ta_digits/last.pt")     # eval mode, CPU
 
 Families: :mod:`.spikformer` (``spikformer``, ``ds2ta_nsad``, ``ds2ta``; presets in
-:mod:`.config`).
+:mod:`.config`), :mod:`.ma_snn` (``ma_snn_3conv``, ``ma_snn_5conv``, ``ma_snn_dvs_digits``, each
+with ``attention`` in ``none, TA, CA, SA, TCA, TSA, CSA, TCSA``).
 """
 
 from lava_ds2ta.models.checkpoint import load_checkpoint
@@ -14,6 +15,8 @@ from lava_ds2ta.models.checkpoint import save_checkpoint
 from lava_ds2ta.models.config import PRESETS
 from lava_ds2ta.models.config import VARIANTS
 from lava_ds2ta.models.config import ModelConfig
+from lava_ds2ta.models.ma_snn import MASNN
+from lava_ds2ta.models.ma_snn import MASNNConfig
 from lava_ds2ta.models.registry import create_model
 from lava_ds2ta.models.registry import list_models
 from lava_ds2ta.models.registry import model_config
@@ -23,6 +26,8 @@ from lava_ds2ta.models.spikformer import SpikingTransformer
 __all__ = [
     "PRESETS",
     "VARIANTS",
+    "MASNN",
+    "MASNNConfig",
     "ModelConfig",
     "SpikingTransformer",
     "create_model",

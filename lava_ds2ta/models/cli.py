@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from lava_ds2ta.models import PRESETS
 from lava_ds2ta.models import VARIANTS
 from lava_ds2ta.models import create_model
+from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
 from lava_ds2ta.utils.cli import run_command
 
@@ -20,7 +20,7 @@ def count_trainable(model) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ds2ta-params", description=__doc__)
+    parser = Parser(prog="ds2ta-params", description=__doc__)
     parser.add_argument("presets", nargs="*", default=list(PRESETS), help="presets to count")
     parser.add_argument("--models", nargs="+", default=list(VARIANTS), help="variants to count")
     add_debug_flag(parser)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from lava_ds2ta.block.ma import attention_dims
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.fixed_point import DELAY_MAX
 from lava_ds2ta.fixed_point import SCALE_SHIFT_MAX
 from lava_ds2ta.fixed_point import TAU_MAX
+from lava_ds2ta.layers.base import SIZE_MAX
+from lava_ds2ta.layers.base import TIME_STEPS_MAX
+from lava_ds2ta.layers.inputs import LEVELS_MAX
 
 #: Variant name -> (TASA on Q/K/V/output projections, NSAD on attention maps).
 VARIANTS: dict[str, tuple[bool, bool]] = {
@@ -64,6 +70,13 @@ class ModelConfig:
     tau_grad: float = 0.01
     scale_grad: float = 10.0
     """Width (x 100 x threshold) and peak scale of SLAYER's surrogate gradient."""
+    sps_attention: str = "none"
+    """MA-SNN gates on the patch-splitting stages: ``none``, ``TA``, ..., ``TCSA``
+    (docs/ma-snn.md); training only for now (not in the network file yet)."""
+    sps_t_ratio: int = 2
+    """TA's MLP ``T -> T / sps_t_ratio -> T`` on the patch-splitting stages."""
+    sps_c_ratio: int = 8
+    """CA's MLP ``C -> C / sps_c_ratio -> C`` on the patch-splitting stages."""
 
     @property
     def use_tasa(self) -> bool:
@@ -82,35 +95,46 @@ class ModelConfig:
         return self.img_size // 2 ** self.sps_pool.count("1")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict that :func:`create_model` turns back into the same model."""
-        return dataclasses.asdict(self)
+        """Plain dict that :func:`create_model` turns back into the same model. Without gates on
+        the patch splitting its three keys are left out, so checkpoints and network files stay
+        value for value what versions before the option wrote."""
+        values = dataclasses.asdict(self)
+        if self.sps_attention == "none":
+            for key in ("sps_attention", "sps_t_ratio", "sps_c_ratio"):
+                del values[key]
+        return values
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first invalid key."""
-        if self.name not in VARIANTS:
+        """Raise :class:`ConfigError` naming the first invalid key (a wrong type, NaN or
+        infinity, or a value outside its range)."""
+        if not isinstance(self.name, str) or self.name not in VARIANTS:
             raise ConfigError(
                 f"model.name: unknown model {self.name!r} (known: {', '.join(VARIANTS)})"
             )
-        positive = (
-            "img_size",
-            "in_channels",
-            "num_classes",
-            "embed_dim",
-            "depth",
-            "num_heads",
-            "mlp_ratio",
-            "time_steps",
-            "t_aw",
-        )
-        for key in positive:
+        for key, lo, hi in _INT_RANGES:
             value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"model.{key}: must be an integer >= 1, got {value!r}")
+            if not _is_int(value) or not lo <= value <= hi:
+                raise ConfigError(f"model.{key}: must be an integer in [{lo}, {hi}], got {value!r}")
+        for key, lo, strict in _REAL_RANGES:
+            value = getattr(self, key)
+            bad = not _is_real(value) or value < lo or (strict and value == lo)
+            if bad:
+                want = f"> {lo:g}" if strict else f">= {lo:g}"
+                raise ConfigError(f"model.{key}: must be a finite number {want}, got {value!r}")
+        if not _is_real(self.nsad_u_init):
+            u = self.nsad_u_init
+            raise ConfigError(f"model.nsad_u_init: must be a finite number, got {u!r}")
+        attention_dims(self.sps_attention, "model.sps_attention")
+        self._validate_shapes()
+
+    def _validate_shapes(self) -> None:
+        """The sizes must fit together: heads, patch-splitting stages, pooling."""
         if self.embed_dim % self.num_heads:
             raise ConfigError(
                 f"model.num_heads: {self.num_heads} heads do not divide embed_dim {self.embed_dim}"
             )
-        if not self.sps_pool or set(self.sps_pool) - {"0", "1"}:
+        pool = self.sps_pool
+        if not isinstance(pool, str) or not pool or set(pool) - {"0", "1"}:
             raise ConfigError(
                 f"model.sps_pool: expected a string of 0/1 flags, got {self.sps_pool!r}"
             )
@@ -125,24 +149,41 @@ class ModelConfig:
                 f"model.img_size: {self.img_size} is not divisible by the pooling factor "
                 f"2^{self.sps_pool.count('1')} of sps_pool {self.sps_pool!r}"
             )
-        if not isinstance(self.tau_init, int) or not 0 <= self.tau_init <= TAU_MAX:
-            raise ConfigError(
-                f"model.tau_init: must be an integer in [0, {TAU_MAX}], got {self.tau_init!r}"
-            )
-        if not self.tau_m >= 1:
-            raise ConfigError(
-                f"model.tau_m: must be >= 1 (voltage decay 1/tau_m), got {self.tau_m!r}"
-            )
-        for key in ("threshold", "attn_threshold", "tau_grad", "scale_grad"):
-            if not getattr(self, key) > 0:
-                raise ConfigError(f"model.{key}: must be > 0, got {getattr(self, key)!r}")
-        if not isinstance(self.attn_scale_shift, int) or not (
-            0 <= self.attn_scale_shift <= SCALE_SHIFT_MAX
-        ):
-            raise ConfigError(
-                f"model.attn_scale_shift: must be an integer in [0, {SCALE_SHIFT_MAX}], "
-                f"got {self.attn_scale_shift!r}"
-            )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+#: Integer keys and their ranges (sizes bounded by what a network file may hold).
+_INT_RANGES = (
+    ("img_size", 1, SIZE_MAX),
+    ("in_channels", 1, SIZE_MAX),
+    ("num_classes", 1, SIZE_MAX),
+    ("embed_dim", 1, SIZE_MAX),
+    ("depth", 1, SIZE_MAX),
+    ("num_heads", 1, SIZE_MAX),
+    ("mlp_ratio", 1, SIZE_MAX),
+    ("time_steps", 1, TIME_STEPS_MAX),
+    ("input_levels", 1, LEVELS_MAX),
+    ("t_aw", 1, DELAY_MAX + 1),
+    ("tau_init", 0, TAU_MAX),
+    ("attn_scale_shift", 0, SCALE_SHIFT_MAX),
+    ("sps_t_ratio", 1, SIZE_MAX),
+    ("sps_c_ratio", 1, SIZE_MAX),
+)
+#: Real keys: ``(key, lower bound, bound excluded)``; every real must also be finite.
+_REAL_RANGES = (
+    ("tau_m", 1.0, False),  # voltage decay 1 / tau_m
+    ("threshold", 0.0, True),
+    ("attn_threshold", 0.0, True),
+    ("tau_grad", 0.0, True),
+    ("scale_grad", 0.0, True),
+)
 
 
 #: Columns of the preset table below.
@@ -166,9 +207,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def transformer_config(name: str = "ds2ta", preset: str = "tiny", **overrides: Any) -> ModelConfig:
-    """Resolve a variant, a preset and overrides into a validated :class:`ModelConfig`."""
-    if preset not in PRESETS:
+def transformer_config(
+    name: str = "ds2ta", preset: str | None = None, **overrides: Any
+) -> ModelConfig:
+    """Resolve a variant, a preset (``None``: ``tiny``) and overrides into a validated
+    :class:`ModelConfig`."""
+    preset = "tiny" if preset is None else preset
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError(f"model.preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     known = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "preset"}
     for key in overrides:

@@ -13,12 +13,14 @@ from lava_ds2ta.block import Readout
 from lava_ds2ta.block import SpikingMLP
 from lava_ds2ta.block import SpikingPatchSplitting
 from lava_ds2ta.block import SpikingSelfAttention
-from lava_ds2ta.errors import InputError
+from lava_ds2ta.block.ma import attention_dims
+from lava_ds2ta.errors import ExportError
 from lava_ds2ta.models.config import VARIANTS
 from lava_ds2ta.models.config import ModelConfig
 from lava_ds2ta.models.config import transformer_config
 from lava_ds2ta.models.graph import GraphBuilder
 from lava_ds2ta.models.graph import Node
+from lava_ds2ta.models.inputs import encode_input
 from lava_ds2ta.models.registry import register_model
 
 
@@ -37,8 +39,12 @@ class SpikingTransformer(torch.nn.Module):
             threshold=c.threshold, tau_m=c.tau_m, tau_grad=c.tau_grad, scale_grad=c.scale_grad
         )
         attn_neuron = {**neuron, "threshold": c.attn_threshold}
+        dims = attention_dims(c.sps_attention)
+        gates = dict(dims=dims, time_steps=c.time_steps, t_ratio=c.sps_t_ratio,
+                     c_ratio=c.sps_c_ratio) if dims else None  # fmt: skip
         self.sps = SpikingPatchSplitting(
-            c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron, c.input_levels
+            c.in_channels, c.embed_dim, [p == "1" for p in c.sps_pool], neuron, c.input_levels,
+            gates,
         )
         self.blocks = torch.nn.ModuleList(
             EncoderBlock(
@@ -61,32 +67,9 @@ class SpikingTransformer(torch.nn.Module):
         # the trainer); saved in checkpoints so that a loaded model is never re-initialised.
         self.register_buffer("initialized", torch.tensor(False))
 
-    def encode_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Check the input and bring it to ``N, C, H, W, T`` integer levels.
-
-        Static images are repeated over the T steps (direct encoding). Values are quantised to
-        ``round(x * input_levels)``: the first layer receives integer graded spikes, as on Loihi.
-        """
-        c = self.config
-        if x.dim() == 4:
-            x = x.unsqueeze(-1).expand(*x.shape, c.time_steps)
-        expected = f"(N, {c.in_channels}, {c.img_size}, {c.img_size}[, {c.time_steps}])"
-        if x.dim() != 5 or tuple(x.shape[1:]) != (
-            c.in_channels,
-            c.img_size,
-            c.img_size,
-            c.time_steps,
-        ):
-            raise InputError(
-                f"input shape {tuple(x.shape)} does not match the model: expected {expected}"
-            )
-        if not torch.isfinite(x).all():
-            raise InputError("input contains NaN or infinite values: clean or re-encode the data")
-        return torch.floor(x * c.input_levels + 0.5)
-
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Residual stream after the last encoder block, ``N, D, H', W', T``."""
-        x = self.sps(self.encode_input(x))
+        x = self.sps(encode_input(x, self.config, self.head.weight.device))
         for block in self.blocks:
             x = block(x)
         return x
@@ -97,6 +80,11 @@ class SpikingTransformer(torch.nn.Module):
     def graph(self) -> list[Node]:
         """The exported layers in topological order (docs/hdf5-format.md lists them)."""
         c, sps, g = self.config, self.sps, GraphBuilder()
+        if c.sps_attention != "none":
+            raise ExportError(
+                f"model.sps_attention: {c.sps_attention} patch-splitting stages cannot be "
+                "exported yet (the network file has no gated layer type); train with none"
+            )
         x = g.add(
             "input", "input", [], probe=(sps, "input"),
             timeSteps=c.time_steps, inputLevels=c.input_levels,

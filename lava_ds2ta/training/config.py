@@ -7,7 +7,7 @@ Layout of a config file::
              root: null, download: false, options: {<data set options, e.g. nda: true>}}
     optim:  {lr: 1.0e-3, weight_decay: 0.01, epochs: 40, warmup_epochs: 2, min_lr: 0.0,
              label_smoothing: 0.1, mixup_alpha: 0.0, cutmix_alpha: 0.0, mix_prob: 1.0,
-             grad_clip: 1.0, amp: false}
+             grad_clip: 1.0, amp: false, loss: ce}
 
 ``data.batch_size`` is the global batch: under ``torchrun`` each of the W processes loads
 ``batch_size / W`` samples per step. ``optim.amp`` turns on CUDA mixed precision (float16
@@ -35,19 +35,22 @@ from typing import Any
 import yaml
 
 from lava_ds2ta.errors import ConfigError
+from lava_ds2ta.training.loss import LOSSES
 from lava_ds2ta.training.model_factory import resolve_model_config
 
 
 @dataclass
 class ModelSection:
-    """Model name, preset and free overrides forwarded to ``create_model``."""
+    """Model name, preset (``None``: the family's default) and free overrides forwarded to
+    ``create_model``."""
 
     name: str = "ds2ta"
-    preset: str = "tiny"
+    preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "preset": self.preset, **self.overrides}
+        preset = {} if self.preset is None else {"preset": self.preset}
+        return {"name": self.name, **preset, **self.overrides}
 
 
 @dataclass
@@ -83,6 +86,7 @@ class OptimSection:
     mix_prob: float = 1.0
     grad_clip: float = 0.0  # max global grad norm; 0 disables clipping
     amp: bool = False  # CUDA mixed precision for training steps (ignored with a warning on CPU)
+    loss: str = "ce"  # ce (cross-entropy) | mse (on one-hot targets, MA-SNN's)
 
 
 @dataclass
@@ -203,6 +207,7 @@ def _validate_optim(o: OptimSection) -> None:
         o.warmup_epochs,
     )
     _need(isinstance(o.amp, bool), "optim.amp", "true or false", o.amp)
+    _need(o.loss in LOSSES, "optim.loss", f"one of {', '.join(LOSSES)}", o.loss)
     _need(o.min_lr <= o.lr, "optim.min_lr", f"<= optim.lr ({o.lr})", o.min_lr)
     _need(
         _is_num(o.label_smoothing) and 0 <= o.label_smoothing < 1,
@@ -221,7 +226,12 @@ def _validate_optim(o: OptimSection) -> None:
 def validate_model_section(m: ModelSection) -> None:
     """Check the model section with the model package's own validation (``model.<key>`` errors)."""
     _need(isinstance(m.name, str) and m.name != "", "model.name", "a model name", m.name)
-    _need(isinstance(m.preset, str) and m.preset != "", "model.preset", "a preset name", m.preset)
+    _need(
+        m.preset is None or (isinstance(m.preset, str) and m.preset != ""),
+        "model.preset",
+        "a preset name",
+        m.preset,
+    )
     resolve_model_config(m)
 
 
@@ -247,12 +257,26 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
+def _check_finite(value: Any, key: str = "") -> None:
+    """No NaN or infinity anywhere in the config (also in free-form ``data.options``)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{key}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config: '{key}' is {value}; NaN and infinite values are not allowed")
+
+
 def config_from_dict(raw: Any) -> TrainConfig:
-    """Build and validate a :class:`TrainConfig` from a plain (YAML-parsed) mapping."""
+    """Build and validate a :class:`TrainConfig` from a plain (YAML-parsed) mapping; ``{}``
+    gives the defaults."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config: the top level must be a mapping, got {type(raw).__name__}")
+    _check_finite(raw)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             raise _unknown(str(key), list(TOP_LEVEL_KEYS))
@@ -319,12 +343,17 @@ def _set_nested(raw: dict[str, Any], parts: list[str], value: Any, key: str) -> 
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file into a mapping (one-line errors for missing/broken files)."""
+    """Read a YAML config file into a non-empty mapping (one-line errors for missing, broken,
+    non-UTF-8 or empty files: an empty file would silently train on the defaults)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config: file not found: {p}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config: {p} is not UTF-8 text (byte {exc.start}); save the YAML file as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"config: cannot read {p}: {exc.strerror}") from None
     try:
@@ -334,10 +363,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"config: {p}: YAML error{where}: {problem}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) and raw is not None:
         raise ConfigError(f"config: {p}: the top level must be a mapping")
+    if not raw:
+        raise ConfigError(
+            f"config: {p} is empty; a run needs at least a model and a data set "
+            "(start from train/configs/ds2ta_digits.yaml)"
+        )
     return raw
 
 

@@ -9,6 +9,8 @@ trainer reseeds every epoch.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset
@@ -18,6 +20,12 @@ from lava_ds2ta.errors import ConfigError
 from lava_ds2ta.training.config import DataSection
 from lava_ds2ta.training.distributed import DistContext
 from lava_ds2ta.training.distributed import ShardSampler
+
+
+def dataset_options(data: DataSection) -> dict[str, Any]:
+    """Keyword arguments of :func:`lava_ds2ta.data.build_datasets` for a data section: its
+    ``options`` plus ``subset``, ``root`` and ``download``."""
+    return {**data.options, "subset": data.subset, "root": data.root, "download": data.download}
 
 
 def build_loaders(

@@ -1,7 +1,10 @@
 """One training epoch (forward, loss, backward, optimiser and schedule step) and evaluation.
 
 Test metrics are measured in ``model.eval()`` under ``torch.no_grad()``; SLAYER's weight
-quantisation hook is active in eval too, so they are the metrics of the deployed model.
+quantisation hook is active in eval too, so they are the metrics of the deployed model. A test
+batch of clips, ``(B, K, C, H, W, T)`` (a data set's clip protocol, e.g. DVS128 Gesture's 10-clip
+voting), is voted: a sample counts as correct when more than half of its K clips are; its loss is
+the mean over the clips.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -29,23 +31,33 @@ class TrainingError(Ds2taError):
     """Training cannot continue (e.g. the loss became NaN/inf)."""
 
 
+CLIP_DIMS = 6  # (B, K, C, H, W, T): K clips of event frames per sample
+
+
 @torch.no_grad()
-def evaluate_sums(model: nn.Module, loader: DataLoader, device: torch.device):
-    """``(summed CE loss, correct predictions, samples)`` in eval mode."""
+def evaluate_sums(model: nn.Module, loader: DataLoader, device: torch.device, loss: str = "ce"):
+    """``(summed loss, correct predictions, samples)`` in eval mode; ``loss`` is the training
+    loss's kind (:data:`~lava_ds2ta.training.loss.LOSSES`), without label smoothing."""
     model.eval()
     total_loss, correct, n = 0.0, 0, 0
     for x, y in loader:
         x, y = x.to(device), y.to(device)
-        logits = model(x)
-        total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
-        correct += int((logits.argmax(-1) == y).sum())
+        clips = x.shape[1] if x.dim() == CLIP_DIMS else 1
+        logits = model(x.flatten(0, 1) if x.dim() == CLIP_DIMS else x)
+        y_clips = y.repeat_interleave(clips)
+        per_clip = training_loss(logits, y_clips, kind=loss) * y_clips.shape[0]
+        total_loss += float(per_clip) / clips
+        hits = (logits.argmax(-1) == y_clips).view(-1, clips).sum(dim=1)
+        correct += int((2 * hits > clips).sum())
         n += y.shape[0]
     return total_loss, correct, n
 
 
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[float, float]:
-    """``(mean CE loss, accuracy in %)`` in eval mode, without label smoothing."""
-    total_loss, correct, n = evaluate_sums(model, loader, device)
+def evaluate(
+    model: nn.Module, loader: DataLoader, device: torch.device, loss: str = "ce"
+) -> tuple[float, float]:
+    """``(mean loss, accuracy in %)`` in eval mode, without label smoothing."""
+    total_loss, correct, n = evaluate_sums(model, loader, device, loss)
     return total_loss / max(n, 1), 100.0 * correct / max(n, 1)
 
 
@@ -96,7 +108,7 @@ class Engine:
             self.initialize(x)
         with self.autocast():
             logits = self.model(x)
-            loss = training_loss(logits, y, soft, self.optim.label_smoothing)
+            loss = training_loss(logits, y, soft, self.optim.label_smoothing, self.optim.loss)
         finite = bool(torch.isfinite(loss))
         if self.dist.enabled:
             finite = self.dist.all_true(finite, self.device)

@@ -1,9 +1,16 @@
-"""Training loss: label-smoothed cross-entropy, or soft-target cross-entropy with mixup/CutMix."""
+"""Training loss: label-smoothed cross-entropy (``ce``), or the mean squared error between the
+logits and the (smoothed) one-hot target (``mse``, MA-SNN's), each with soft targets under
+mixup/CutMix."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from lava_ds2ta.training.mixing import smooth_one_hot
+
+#: ``optim.loss`` values.
+LOSSES = ("ce", "mse")
 
 
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -16,9 +23,16 @@ def training_loss(
     labels: torch.Tensor,
     soft_target: torch.Tensor | None = None,
     label_smoothing: float = 0.0,
+    kind: str = "ce",
 ) -> torch.Tensor:
-    """Soft-target CE when mixing produced ``soft_target`` (it holds the smoothing already),
-    else CE on ``labels`` with ``label_smoothing``. Computed in float32."""
+    """The ``kind`` loss (:data:`LOSSES`) of ``(B, K)`` logits. Mixing's ``soft_target`` holds the
+    smoothing already; otherwise the target is ``labels`` with ``label_smoothing``. ``mse``
+    averages over the batch and the classes (``nn.MSELoss``). Computed in float32."""
+    logits = logits.float()
+    if kind == "mse":
+        if soft_target is None:
+            soft_target = smooth_one_hot(labels, logits.shape[-1], label_smoothing)
+        return F.mse_loss(logits, soft_target)
     if soft_target is not None:
-        return soft_cross_entropy(logits.float(), soft_target)
-    return F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+        return soft_cross_entropy(logits, soft_target)
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)

@@ -1,10 +1,11 @@
 """Supervised training of a registered model from a :class:`TrainConfig`.
 
 Recipe: AdamW (:mod:`.optim`; no weight decay on 1-D params), per-step cosine schedule with linear
-warmup (:mod:`.schedule`), label-smoothing cross-entropy or soft-target cross-entropy with
-mixup/CutMix (:mod:`.loss`, :mod:`.mixing`), global grad-norm clipping, optional CUDA AMP; the
-epoch loop and evaluation live in :mod:`.loop`, the loaders in :mod:`.loaders`. Inputs are
-(B, C, H, W) static images or (B, C, H, W, T) frames.
+warmup (:mod:`.schedule`), label-smoothing cross-entropy (or MSE on one-hot targets, MA-SNN's)
+with soft targets under mixup/CutMix (:mod:`.loss`, :mod:`.mixing`), global grad-norm clipping,
+optional CUDA AMP; the epoch loop and evaluation live in :mod:`.loop`, the loaders in
+:mod:`.loaders`. Inputs are (B, C, H, W) static images or (B, C, H, W, T) frames; test batches
+may hold K clips per sample, (B, K, C, H, W, T), which are voted (:mod:`.loop`).
 
 Determinism: at the start of epoch e every RNG is reseeded from ``seed * 1000 + e`` (global
 torch/NumPy/Python RNGs, the shuffling generator and the mixing generator), and checkpoints hold
@@ -14,7 +15,8 @@ thread count). The data-dependent initialisation (:func:`lava_ds2ta.init.data_in
 on the first training batch.
 
 Output dir: ``last.pt`` (every epoch), ``best.pt`` (best test accuracy), ``metrics.csv``,
-``metrics.json``, ``curves.png`` and ``config.yaml``.
+``metrics.json``, ``curves.png`` and ``config.yaml``, all written at the end of the first epoch
+and later: a run that fails or is stopped before leaves no folder behind.
 
 Distributed (``torchrun``, :mod:`.distributed`): the model is wrapped in
 ``DistributedDataParallel``; each rank's RNGs are reseeded from
@@ -51,6 +53,7 @@ from lava_ds2ta.training.distributed import DistContext
 from lava_ds2ta.training.distributed import broadcast_buffers
 from lava_ds2ta.training.distributed import init_distributed
 from lava_ds2ta.training.loaders import build_loaders
+from lava_ds2ta.training.loaders import dataset_options
 from lava_ds2ta.training.loop import Engine
 from lava_ds2ta.training.loop import evaluate
 from lava_ds2ta.training.loop import evaluate_sums
@@ -61,6 +64,7 @@ from lava_ds2ta.training.model_factory import check_data_compat
 from lava_ds2ta.training.model_factory import resolve_model_config
 from lava_ds2ta.training.optim import build_optimizer
 from lava_ds2ta.training.schedule import build_scheduler
+from lava_ds2ta.utils.atomic import write_text_atomic
 from lava_ds2ta.utils.seed import get_rng_states
 from lava_ds2ta.utils.seed import seed_everything
 from lava_ds2ta.utils.seed import set_rng_states
@@ -145,14 +149,12 @@ class Trainer:
             )
         if not self.dist.is_main:
             return
-        self.out.mkdir(parents=True, exist_ok=True)
-        for name in ("last.pt", "best.pt", "metrics.csv", "metrics.json"):
+        for name in ("last.pt", "best.pt", "metrics.csv", "metrics.json"):  # --overwrite
             (self.out / name).unlink(missing_ok=True)
 
     def _datasets(self, model_cfg: dict[str, Any]):
         d = self.cfg.data
-        kw: dict[str, Any] = dict(d.options)
-        kw.update(subset=d.subset, root=d.root, download=d.download)
+        kw = dataset_options(d)
         if d.download and self.dist.enabled:  # rank 0 downloads, the others wait
             if self.dist.is_main:
                 build_datasets(d.name, model=model_cfg, **kw)
@@ -182,8 +184,6 @@ class Trainer:
                              self.dist, self.out / "last.pt", scaler, self.progress)  # fmt: skip
         if self.resume:
             self._restore()
-        elif self.dist.is_main:
-            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         if self.dist.enabled:
             cuda = self.device.type == "cuda"
             self.engine.model = DistributedDataParallel(
@@ -208,7 +208,8 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as exc:
             raise CheckpointError(
                 f"checkpoint {path} does not fit this model/optimizer "
-                f"({str(exc).splitlines()[0][:120]}); delete it or use a new --output-dir"
+                f"({str(exc).splitlines()[0][:120]}); start over with --overwrite or use a new "
+                "--output-dir"
             ) from None
         self.start_epoch = int(state["epoch"])
         self.history = list(state["history"])
@@ -247,6 +248,9 @@ class Trainer:
         if improved:
             self.best_acc, self.best_epoch = test_acc, epoch
         if self.dist.is_main:
+            if epoch == 1:  # the run's folder appears with its first results, never empty
+                write_text_atomic(self.out / "config.yaml",
+                                  yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))  # fmt: skip
             if improved:
                 save_checkpoint(self._state(epoch), self.out / "best.pt")
             save_checkpoint(self._state(epoch), self.out / "last.pt")  # commit point
@@ -258,11 +262,12 @@ class Trainer:
         )
 
     def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
+        kind = self.cfg.optim.loss
         if not self.dist.enabled:
-            return evaluate(self.model, loader, self.device)
+            return evaluate(self.model, loader, self.device, kind)
         broadcast_buffers(self.model)  # running statistics drift apart during the epoch
         total_loss, correct, n = self.dist.sum(
-            list(evaluate_sums(self.model, loader, self.device)), self.device
+            list(evaluate_sums(self.model, loader, self.device, kind)), self.device
         )
         return total_loss / max(n, 1), 100.0 * correct / max(n, 1)
 

@@ -1,4 +1,4 @@
-"""PNG plots: training curves and per-layer spike counts.
+"""PNG plots: training curves, per-layer spike counts and attention ablations.
 
 Figures are drawn with matplotlib's object-oriented API (``Figure`` renders to PNG with the Agg
 canvas itself), so plotting never changes pyplot's backend: a notebook keeps its inline plots.
@@ -50,4 +50,23 @@ def plot_layer_spikes(rows: Sequence[dict[str, Any]], path: str | Path, title: s
     ax.set(ylabel="spikes per sample", title=title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
+    save_png(fig, path)
+
+
+def plot_ablation(rows: Sequence[dict[str, Any]], path: str | Path, title: str) -> None:
+    """Accuracy (mean, std over seeds) and NASAR per attention variant, written to ``path``."""
+    names = [row["variant"] for row in rows]
+    fig = Figure(figsize=(max(6, 0.9 * len(rows) + 3), 3.4))
+    ax_acc, ax_rate = fig.subplots(1, 2)
+    ax_acc.bar(names, [row["acc_mean"] for row in rows], yerr=[row["acc_std"] for row in rows],
+               capsize=3)  # fmt: skip
+    low = min(row["acc_mean"] - row["acc_std"] for row in rows)
+    ax_acc.set(ylabel="test accuracy (%)", title="accuracy (mean, std over seeds)",
+               ylim=(max(0.0, low - 5), 100))  # fmt: skip
+    ax_rate.bar(names, [row["nasar"] for row in rows], color="tab:orange")
+    ax_rate.set(ylabel="spikes / (neurons x T)", title="NASAR")
+    for ax in (ax_acc, ax_rate):
+        ax.grid(axis="y", alpha=0.3)
+        ax.tick_params(axis="x", rotation=45)
+    fig.suptitle(title)
     save_png(fig, path)
