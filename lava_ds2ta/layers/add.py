@@ -18,6 +18,7 @@ from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import OpKind
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.proc.add.process import AlignedSum
@@ -28,6 +29,7 @@ class AddLayer(LayerType):
     """Sum of the inputs."""
 
     num_inputs = (2, 1 << 30)
+    op_kinds = {"add": OpKind("residual sums: one accumulate per nonzero summand value", "ac")}
 
     def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
         for j in layer.inputs:

@@ -33,6 +33,7 @@ from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import OpKind
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.cuba import NeuronLayer
@@ -89,6 +90,16 @@ def attention_ops(q, k, v, heads: int, tables) -> dict[str, float]:
 @register("attention")
 class AttentionLayer(NeuronLayer):
     """Spiking self-attention core (``Q K^T``, NSAD lookup, ``A V``, shift) + attention LIF."""
+
+    op_kinds = {
+        "qk": OpKind("Q K^T: one accumulate per coincident Q and K spike pair (the sum of the "
+                     "map S)", "ac"),  # fmt: skip
+        "lookup": OpKind("NSAD table lookups: one per nonzero entry of S (every entry of a head "
+                         "whose AD_h[0] is not 0)", "ac"),  # fmt: skip
+        "av": OpKind("A V: one accumulate per V spike and nonzero map entry in its column", "ac"),
+        "map_entries": OpKind("attention-map entries: heads x tokens^2 x time steps", "none"),
+        "map_nonzero": OpKind("nonzero attention-map entries (A after NSAD, S without)", "none"),
+    }
 
 
     num_inputs = (3, 3)

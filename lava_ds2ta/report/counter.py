@@ -29,13 +29,17 @@ from lava_ds2ta.report.energy import E_MAC_PJ
 from lava_ds2ta.report.energy import PJ_PER_NJ
 from lava_ds2ta.report.energy import accumulates
 from lava_ds2ta.report.energy import energy_nj
+from lava_ds2ta.report.energy import multiply_accumulates
+from lava_ds2ta.report.energy import price
 from lava_ds2ta.report.energy import table3_energy_nj
 
 
 @dataclass
 class LayerCount:
     """One layer's counts: ``ops`` by kind, totals over the samples; ``dense_macs`` of the
-    equally sized non-spiking layer, per inference; ``neurons`` its output size."""
+    equally sized non-spiking layer, per inference; ``neurons`` its output size; ``spiking``
+    whether its output is a spiking neuron layer of the model (a CUBA neuron: counted in
+    NASAR; a max-pool's OR neurons, sums and the readout are not)."""
 
     index: int
     name: str
@@ -43,6 +47,7 @@ class LayerCount:
     neurons: int
     ops: dict[str, float]
     dense_macs: int
+    spiking: bool = False
 
 
 def complete_outputs(
@@ -91,8 +96,11 @@ def count_layers(spec: NetworkSpec, outputs: dict[int, np.ndarray]) -> list[Laye
         ops = kind.ops(layer, [outputs[j] for j in layer.inputs], outputs[layer.index])
         if "syn" in ops and reads_image(spec, layer):
             ops["mac"] = ops.pop("syn")
+        for name in ops:
+            price(name)  # every counted kind is declared (and priced) by some layer type
+        spiking = kind.has_neuron and "neuron_updates" in ops
         rows.append(LayerCount(layer.index, layer.name, layer.type, layer.size, ops,
-                               kind.dense_macs(layer)))  # fmt: skip
+                               kind.dense_macs(layer), spiking))  # fmt: skip
     return rows
 
 
@@ -137,18 +145,21 @@ def block_rows(counts: list[LayerCount], samples: int) -> list[dict[str, Any]]:
 def totals(counts: list[LayerCount], samples: int) -> dict[str, Any]:
     """Whole network per inference: operations by kind, SOPs (synaptic accumulates), energy
     (nJ), the non-spiking network's MACs and energy at 32-bit float (``E_MAC``) and 8-bit
-    integer MACs (nJ), and NASAR (spikes / (neurons x T) over the layers with neurons)."""
+    integer MACs (nJ), and NASAR (spikes / (neurons x T) over the spiking layers; ``None``
+    for a network without any)."""
     ops: dict[str, float] = {}
     for c in counts:
         for k, v in c.ops.items():
             ops[k] = ops.get(k, 0.0) + v / samples
     macs = sum(c.dense_macs for c in counts)
-    spiking = [c.ops for c in counts if "neuron_updates" in c.ops]
+    spiking = [c.ops for c in counts if c.spiking]
     fired = sum(o["spikes"] for o in spiking)
     updates = sum(o["neuron_updates"] for o in spiking)
     return {
         "ops": ops,
         "sops": ops.get("syn", 0.0),
+        "accumulates": accumulates(ops),
+        "multiply_accumulates": multiply_accumulates(ops),
         "energy_nj": energy_nj(ops),
         "ann_macs": macs,
         "ann_energy_nj_fp32": macs * E_MAC_PJ / PJ_PER_NJ,

@@ -10,7 +10,6 @@ file's tables; the PyTorch maps by the model's own attention (its NSAD denoiser)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ from lava_ds2ta.export.simulate import simulate
 from lava_ds2ta.layers import NetworkSpec
 from lava_ds2ta.layers.attention import AttentionLayer
 from lava_ds2ta.layers.attention import attention_map
-from lava_ds2ta.models import load_model
 from lava_ds2ta.report.counter import complete_outputs
 
 
@@ -81,17 +79,17 @@ def torch_maps(model: torch.nn.Module, outputs: dict[int, np.ndarray]) -> dict[i
     return maps
 
 
-def observe_torch(spec: NetworkSpec, inputs: dict[str, Any], checkpoint: str | Path) -> Observed:
-    """The PyTorch eval model of ``checkpoint`` on ``inputs`` (the dict of
+def observe_torch(spec: NetworkSpec, inputs: dict[str, Any], model: torch.nn.Module) -> Observed:
+    """The PyTorch eval model ``model`` (the one ``spec`` was exported from:
+    :func:`lava_ds2ta.export.match.load_matching_model`) on ``inputs`` (the dict of
     :func:`lava_ds2ta.deploy.compare.load_test_inputs`)."""
-    model, _ = load_model(checkpoint)
     index = layer_indices(model)
     if list(index) != [layer.name for layer in spec.layers]:
         raise InputError(
-            f"checkpoint {checkpoint} has other layers than the network {spec.path}: pass the "
+            f"the PyTorch model has other layers than the network {spec.path}: pass the "
             "checkpoint the network was exported from"
         )
     recorded = {index[name]: v for name, v in record_layers(model, inputs["float"]).items()}
     outputs = complete_outputs(spec, inputs["levels"], recorded)
-    source = f"PyTorch eval model of {Path(checkpoint).name}"
-    return Observed(source, outputs, torch_maps(model, outputs), _logits(spec, outputs))
+    maps = torch_maps(model, outputs)
+    return Observed("PyTorch eval model", outputs, maps, _logits(spec, outputs))

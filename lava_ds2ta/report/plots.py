@@ -59,14 +59,20 @@ def plot_report(nets: Sequence[dict[str, Any]], path: str | Path) -> None:
 
 def _image_panel(ax, image: np.ndarray, a_last: np.ndarray) -> None:
     """The input image (``C, H, W``, channel mean) masked by the attention the tokens receive
-    from the last head (``a_last``: tokens x tokens), as the left column of Fig. 3."""
+    from the last head (``a_last``: tokens x tokens, column sums of ``|A|``), the left column of
+    Fig. 3; the mask is drawn over the image on the token grid, so any patch size fits."""
     grid = int(round(np.sqrt(a_last.shape[0])))
-    received = np.abs(a_last).sum(axis=0).reshape(grid, grid)
+    received = np.abs(a_last).sum(axis=0).reshape(grid, grid).astype(float)
     img = image.mean(axis=0)
-    scale = img.shape[0] // grid
-    mask = np.kron(received / max(received.max(), 1), np.ones((scale, scale)))
-    ax.imshow(img * mask, cmap="gray")
-    ax.set_title("input x attention\n(last head)", fontsize=7)
+    extent = (-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5)
+    ax.imshow(img, cmap="gray")
+    if received.max() > 0:
+        shade = np.zeros((grid, grid, 4))
+        shade[..., 3] = 0.85 * (1.0 - received / received.max())  # black where none attends
+        ax.imshow(shade, extent=extent, interpolation="nearest")
+        ax.set_title("input x attention\n(last head)", fontsize=7)
+    else:
+        ax.set_title("input (the last head\nattends nowhere)", fontsize=7)
 
 
 def plot_attention(

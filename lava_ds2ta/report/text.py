@@ -9,8 +9,8 @@ from typing import Any
 from lava_ds2ta.report.energy import E_AC_PJ
 from lava_ds2ta.report.energy import E_MAC_INT8_PJ
 from lava_ds2ta.report.energy import E_MAC_PJ
-from lava_ds2ta.report.energy import MAC_KINDS
 from lava_ds2ta.report.energy import accumulates
+from lava_ds2ta.report.energy import multiply_accumulates
 
 _BLOCK_COLUMNS = f"{'sparsity':>9} {'#OPs':>10} {'energy nJ':>10} {'measured nJ':>12}"
 
@@ -58,7 +58,7 @@ def format_layers(net: dict[str, Any]) -> list[str]:
     ]
     for r in net["layers"]:
         rate = "" if r["rate"] is None else f"{100 * r['rate']:.2f}"
-        macs = sum(r["ops"].get(k, 0.0) for k in MAC_KINDS)
+        macs = multiply_accumulates(r["ops"])
         lines.append(
             f"    {r['index']:>3} {r['name']:<22} {r['type']:<12} {rate:>7} "
             f"{accumulates(r['ops']):>12,.0f} {macs:>11,.0f} {r['energy_nj']:>10.3f} "
@@ -68,7 +68,7 @@ def format_layers(net: dict[str, Any]) -> list[str]:
     nasar = "n/a" if t["nasar"] is None else f"{100 * t['nasar']:.2f} %"
     lines.append(
         f"    {'':>3} {'total':<22} {'':<12} {'':>7} {accumulates(t['ops']):>12,.0f} "
-        f"{sum(t['ops'].get(k, 0.0) for k in MAC_KINDS):>11,.0f} {t['energy_nj']:>10.3f} "
+        f"{multiply_accumulates(t['ops']):>11,.0f} {t['energy_nj']:>10.3f} "
         f"{t['ann_macs']:>12,} {t['ann_energy_nj_int8']:>8.3f}"
     )
     lines.append(
@@ -84,13 +84,12 @@ def _header(net: dict[str, Any]) -> list[str]:
         f"{net['model']} ({net['network']}): {net['source']} on {net['samples']} {net['data']} "
         f"test samples, accuracy {100 * net['accuracy']:.2f} %"
     ]
-    check = net.get("cross_check")
-    if check is not None:
-        yes = {True: "yes", False: "NO"}
+    yes = {True: "yes", False: "NO"}
+    for check in net["cross_checks"]:
         lines.append(
             f"  cross-check with the {check['source']}: per-layer counts identical "
             f"{yes[check['counts_identical']]}, attention maps identical "
-            f"{yes[check['maps_identical']]}"
+            f"{yes[check['maps_identical']]}, logits identical {yes[check['logits_identical']]}"
         )
     return lines
 
@@ -101,5 +100,5 @@ def format_report(nets: Sequence[dict[str, Any]], files: dict[str, str]) -> str:
     for net in nets:
         lines += _header(net) + format_layers(net) + [""]
     lines += format_blocks(nets)
-    lines += [f"  {key:<14} {path}" for key, path in files.items()]
+    lines += ["", "written:"] + [f"  {key:<22} {path}" for key, path in files.items()]
     return "\n".join(lines)
