@@ -1,28 +1,38 @@
-"""The operation counter against counts written out by hand, and ``ds2ta-report`` on briefly
-trained digits models: Lava's and PyTorch's per-layer counts and attention maps are identical."""
+"""The operation counter against counts written out by hand, and ``ds2ta-report`` on the digits
+fixture networks: Lava's, the integer reference's and PyTorch's per-layer counts and attention
+maps are identical, NASAR equals the training code's, and the command writes its JSON and PNGs
+and refuses bad arguments with one line before any work."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-from test_deploy_network import briefly_trained
+import torch
 
 from lava_ds2ta.deploy.compare import load_test_inputs
+from lava_ds2ta.errors import FormatError
+from lava_ds2ta.export.match import load_matching_model
 from lava_ds2ta.export.reader import read_network
-from lava_ds2ta.export.writer import export_model
+from lava_ds2ta.layers import REGISTRY
 from lava_ds2ta.layers import LayerSpec
+from lava_ds2ta.layers import LayerType
 from lava_ds2ta.layers import NetworkSpec
+from lava_ds2ta.layers.attention import attention_ops
+from lava_ds2ta.layers.base import OpKind
 from lava_ds2ta.layers.conv import fan_out
 from lava_ds2ta.layers.conv import synaptic_events
-from lava_ds2ta.models.checkpoint import save_checkpoint
 from lava_ds2ta.report import complete_outputs
 from lava_ds2ta.report import count_layers
 from lava_ds2ta.report import observe_lava
+from lava_ds2ta.report import observe_reference
 from lava_ds2ta.report import observe_torch
 from lava_ds2ta.report import summarize
 from lava_ds2ta.report.cli import main
+from lava_ds2ta.report.energy import energy_nj
+from lava_ds2ta.training.spikes import spike_stats
 
 T = 2
 NEURON = dict(type="CUBA", iDecay=4096, vDecay=2048, vThMant=64, refDelay=1)
@@ -120,67 +130,134 @@ def test_counts_of_a_tiny_network_equal_the_hand_counts():
     assert report["layers"][1]["rate"] == pytest.approx(4 / 16)
 
 
-SAMPLES = 12
+def test_a_head_whose_table_maps_zero_elsewhere_looks_up_every_entry():
+    # NSAD with AD_h[0] != 0 makes zero entries of S nonzero in A: every entry is a lookup
+    q = k = v = np.zeros((1, 2, 1, 2, 1), np.int64)
+    q, k, v = q.copy(), k.copy(), v.copy()
+    q[0, 0, 0, 0, 0] = k[0, 0, 0, 1, 0] = v[0, 0, 0, 0, 0] = v[0, 1, 0, 1, 0] = 1
+    ops = attention_ops(q, k, v, 2, np.array([[0, 5], [2, 7]]))
+    # head 0: S has one 1 at (0, 1) -> 1 lookup, A nonzero there; head 1: 4 entries looked up,
+    # all map to 2; V spikes: head 0 at token 0 (A column 0 is zero), head 1 at token 1 (2)
+    assert ops == dict(qk=1.0, lookup=5.0, av=2.0, map_entries=8.0, map_nonzero=5.0)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """Briefly trained tiny ``ds2ta`` and ``spikformer``: ``{name: (network, checkpoint)}``."""
-    out = {}
-    for name in ("ds2ta", "spikformer"):
-        model = briefly_trained(name)
-        folder = tmp_path_factory.mktemp(name)
-        state = {"model": model.state_dict(), "model_config": model.config.to_dict()}
-        out[name] = (export_model(model, folder / f"{name}.net"),
-                     save_checkpoint(state, folder / f"{name}.pt"))  # fmt: skip
-    return out
+def test_a_layer_type_declares_and_prices_its_own_operation_kinds():
+    class Gated(LayerType):
+        op_kinds = {"gate_test": OpKind("a gate multiply per neuron and step", "mac")}
+
+    class Undeclared(LayerType):
+        pass
+
+    REGISTRY["gated_test"], REGISTRY["undeclared_test"] = Gated(), Undeclared()
+    try:
+        assert energy_nj({"gate_test": 1000.0, "syn": 1000.0, "spikes": 5.0}) == pytest.approx(
+            4.6 + 0.9
+        )
+        with pytest.raises(FormatError, match="'gate_other' is declared by no layer type"):
+            energy_nj({"gate_other": 1.0})
+        with pytest.raises(ValueError):
+            OpKind("x", "watts")
+    finally:
+        del REGISTRY["gated_test"], REGISTRY["undeclared_test"]
 
 
-@pytest.mark.parametrize("name", ["ds2ta", "spikformer"])
-def test_lava_and_pytorch_counts_and_attention_maps_are_identical(trained, name):
-    path, checkpoint = trained[name]
-    spec = read_network(path)
-    inputs, _ = load_test_inputs(spec, "digits", SAMPLES)
-    lava = observe_lava(spec, inputs["levels"])
-    torch_run = observe_torch(spec, inputs, checkpoint)
-    assert sorted(lava.maps) == sorted(torch_run.maps) == [11]
-    for i, a in lava.maps.items():
-        assert a.shape == (SAMPLES, 4, 4, 16, 16) and np.count_nonzero(a) > 0
-        np.testing.assert_array_equal(a, torch_run.maps[i])
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLES = 3
+
+
+@pytest.fixture(scope="module", params=["ds2ta", "spikformer"])
+def observed(request):
+    """One fixture network's spec, inputs, model and its Lava, reference and PyTorch runs."""
+    spec = read_network(FIXTURES / f"{request.param}_small.net")
+    model = load_matching_model(FIXTURES / f"{request.param}_small.pt", spec)
+    inputs, labels = load_test_inputs(spec, "digits", SAMPLES)
+    runs = [observe_lava(spec, inputs["levels"]), observe_reference(spec, inputs["levels"]),
+            observe_torch(spec, inputs, model)]  # fmt: skip
+    return spec, model, inputs, labels, runs
+
+
+def test_lava_reference_and_pytorch_counts_and_attention_maps_are_identical(observed):
+    spec, _, _, _, (lava, reference, torch_run) = observed
+    assert sorted(lava.maps) == sorted(reference.maps) == sorted(torch_run.maps) == [11]
+    a = lava.maps[11]
+    assert a.shape == (SAMPLES, 2, 4, 16, 16) and np.count_nonzero(a) > 0
+    for other in (reference, torch_run):
+        np.testing.assert_array_equal(a, other.maps[11])
+        np.testing.assert_array_equal(lava.logits, other.logits)
     counted = count_layers(spec, lava.outputs)
-    assert [c.ops for c in counted] == [c.ops for c in count_layers(spec, torch_run.outputs)]
+    for other in (reference, torch_run):
+        assert [c.ops for c in counted] == [c.ops for c in count_layers(spec, other.outputs)]
     assert all(c.ops.get("spikes", 1) > 0 for c in counted)
+    attn = counted[11].ops
+    assert attn["map_entries"] == SAMPLES * 2 * 4 * 16**2
+    assert attn["map_nonzero"] == np.count_nonzero(a) and attn["qk"] > 0 and attn["av"] > 0
 
 
-def test_report_prints_table3_and_writes_json_and_pngs(trained, tmp_path, capsys):
-    (spikformer, spikformer_ckpt), (ds2ta, ds2ta_ckpt) = trained["spikformer"], trained["ds2ta"]
-    argv = [str(spikformer), "--samples", "4", "--checkpoint", str(spikformer_ckpt),
-            "--compare", str(ds2ta), "--compare-checkpoint", str(ds2ta_ckpt),
-            "--output-dir", str(tmp_path)]  # fmt: skip
+def test_nasar_is_the_training_codes_nasar(observed):
+    spec, model, inputs, labels, (lava, *_) = observed
+    report = summarize(spec, count_layers(spec, lava.outputs), SAMPLES)
+    stats = spike_stats(model, [(inputs["float"], torch.as_tensor(labels))], torch.device("cpu"))
+    assert report["totals"]["nasar"] == pytest.approx(stats.nasar, rel=1e-12)
+    assert 0 < stats.nasar < 1
+
+
+def test_report_prints_table3_and_writes_json_and_pngs(tmp_path, capsys):
+    spikformer, ds2ta = (str(FIXTURES / f"{n}_small") for n in ("spikformer", "ds2ta"))
+    argv = [f"{spikformer}.net", "--samples", "2", "--checkpoint", f"{spikformer}.pt",
+            "--compare", f"{ds2ta}.net", "--compare-checkpoint", f"{ds2ta}.pt", "--time-step", "2",
+            "-o", str(tmp_path / "both.json")]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "DS2TA Table 3" in out and out.count("NASAR") == 2
-    identical = "per-layer counts identical yes, attention maps identical yes"
-    assert out.count(f"PyTorch eval model of spikformer.pt: {identical}") == 1
-    assert out.count(f"PyTorch eval model of ds2ta.pt: {identical}") == 1
-    report = json.loads((tmp_path / "spikformer.ops.json").read_text())
+    identical = "per-layer counts identical yes, attention maps identical yes, logits identical yes"
+    assert out.count(f"integer reference: {identical}") == 2
+    assert out.count(f"PyTorch eval model: {identical}") == 2
+    report = json.loads((tmp_path / "both.json").read_text())
+    assert report["conventions"]["E_AC_pJ"] == 0.9 and report["conventions"]["E_MAC_pJ"] == 4.6
+    assert report["conventions"]["kinds"]["qk"]["price"] == "ac"
     first, second = report["networks"]
     assert (first["model"], second["model"]) == ("spikformer", "ds2ta")
-    assert len(first["blocks"]) == len(second["blocks"]) == 1
-    assert 0 < first["blocks"][0]["sparsity"] < 1 and first["totals"]["energy_nj"] > 0
+    for net in (first, second):
+        assert net["samples"] == 2 and net["source"] == "Lava fixed_pt"
+        assert all(all(c[k] for k in c if k.endswith("identical")) for c in net["cross_checks"])
+        (block,) = net["blocks"]
+        assert 0 < block["sparsity"] < 1 and block["ops"] == 2 * 4 * 16**2
+        table3 = 0.9 * block["ops"] * (1 - block["sparsity"]) / 1e3
+        assert block["energy_nj"] == pytest.approx(table3)
+        t = net["totals"]
+        assert 0 < t["nasar"] < 1 and t["energy_nj"] > 0 and t["ann_macs"] > 0
+        assert t["energy_nj"] == pytest.approx(sum(r["energy_nj"] for r in net["layers"]))
+        assert [r["name"] for r in net["layers"]][11] == "blocks.0.attn"
+    assert first["totals"]["ann_macs"] == second["totals"]["ann_macs"]
     for name in ("ops.png", "attention.png", "compare-attention.png"):
-        assert (tmp_path / f"spikformer.{name}").stat().st_size > 10_000
+        assert (tmp_path / f"both.{name}").stat().st_size > 10_000
+
+
+NET, PT = (str(FIXTURES / f"ds2ta_small.{ext}") for ext in ("net", "pt"))
 
 
 @pytest.mark.parametrize(
-    "args,message",
+    "argv,message",
     [
-        (["--sample", "9"], "--sample 9 / --time-step 0 outside the 2 samples"),
-        (["--compare-checkpoint", "x.pt"], "--compare-checkpoint needs --compare"),
+        (["missing.net"], "missing.net"),
+        ([NET, "-o", NET], "is the input file"),
+        ([NET, "--checkpoint", PT, "-o", PT], "is the input file"),
+        ([NET, "--checkpoint", str(FIXTURES / "spikformer_small.pt")], "does not belong"),
+        ([NET, "--samples", "2", "--sample", "2"], "--sample 2 is outside the 2 samples"),
+        ([NET, "--time-step", "4"], "--time-step 4 is outside the 4 time steps"),
+        ([NET, "--compare-checkpoint", "x.pt"], "--compare-checkpoint needs --compare"),
+        ([NET, "--samples", "0"], "--samples: must be >= 1, got 0"),
+        ([NET, "--samples", "two"], "--samples: expected an integer, got 'two'"),
     ],
 )
-def test_bad_arguments_give_one_line_errors(trained, capsys, args, message):
-    path, _ = trained["ds2ta"]
-    assert main([str(path), "--samples", "2", "--source", "reference", *args]) == 2
+def test_bad_arguments_give_one_line_errors(tmp_path, capsys, argv, message):
+    argv = argv if "-o" in argv else [*argv, "-o", str(tmp_path / "r.json")]
+    argv = argv if "--samples" in argv else [*argv, "--samples", "2"]  # short, should it run
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's errors
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and message in err and "\n" not in err
+    assert err.startswith("error:") and message in err and "\n" not in err, err
+    assert list(tmp_path.iterdir()) == []
