@@ -29,10 +29,12 @@ from lava_ds2ta.export.cli import main as export_main
 from lava_ds2ta.export.writer import export_model
 from lava_ds2ta.models.checkpoint import save_checkpoint
 from lava_ds2ta.models.cli import main as params_main
+from lava_ds2ta.report.cli import main as report_main
 from lava_ds2ta.training.cli import main as train_main
 
 ROOT = Path(lava_ds2ta.__file__).resolve().parents[1]
-COMMANDS = {"run": run_main, "export": export_main, "train": train_main, "params": params_main}
+COMMANDS = {"run": run_main, "export": export_main, "train": train_main, "params": params_main,
+            "report": report_main}  # fmt: skip
 SMALL = dict(embed_dim=16, num_heads=2)
 
 
@@ -187,6 +189,23 @@ CASES = [
      "refused: it contains code (posix.system"),
     ("checkpoint is a network", "run", "{d}/model.net --checkpoint {d}/model.net",
      "is a network file, not a checkpoint"),
+    # ds2ta-report (checked before any Lava work)
+    ("report: nan weight", "report", "{d}/nan_weight.net", "weight contains NaN"),
+    ("report: missing network", "report", "{d}/nope.net", "nope.net: network file not found"),
+    ("report: json onto network", "report", "{d}/model.net -o {d}/model.net", "is the input file"),
+    ("report: onto compare", "report", "{d}/model.net --compare {d}/t0.net -o {d}/t0.net",
+     "is the input file"),
+    ("report: bad compare", "report", "{d}/model.net --compare {d}/tau99.net -o {d}/r.json",
+     "tau has value 99"),
+    ("report: json in /proc", "report", "{d}/model.net -o /proc/r.json", "cannot be written"),
+    ("report: json onto dir", "report", "{d}/model.net -o {d}/a_dir", "is a directory"),
+    ("report: samples 0", "report", "{d}/model.net --samples 0", "must be >= 1, got 0"),
+    ("report: sample past samples", "report", "{d}/model.net --samples 2 --sample 5",
+     "--sample 5 is outside the 2 samples"),
+    ("report: foreign checkpoint", "report", "{d}/model.net --checkpoint {d}/other.pt",
+     "does not belong to the network"),
+    ("report: checkpoint with code", "report", "{d}/model.net --checkpoint {d}/evil.pt",
+     "refused: it contains code"),
     # ds2ta-export
     ("export onto input", "export", "{d}/same.pt -o {d}/same.pt", "is the input file"),
     ("export in /proc", "export", "{d}/model.pt -o /proc/m.net", "cannot be written"),

@@ -77,11 +77,15 @@ class SpikingSelfAttention(torch.nn.Module):
         """Integer attention map ``S`` (``N, heads, T, tokens, tokens``) from Q and K spikes."""
         return torch.einsum("nhcit,nhcjt->nhtij", self.heads(q), self.heads(k))
 
+    def denoised_map(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """The map ``A`` that weighs V (``N, heads, T, tokens, tokens``): ``AD_h[S]`` with NSAD,
+        ``S`` without."""
+        s = self.attention_map(q, k)
+        return s if self.denoiser is None else self.denoiser(s)
+
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Attention-neuron input current ``2^-shift * A V``, layout ``N, D, H, W, T``."""
-        a = self.attention_map(q, k)
-        if self.denoiser is not None:
-            a = self.denoiser(a)
+        a = self.denoised_map(q, k)
         x = torch.einsum("nhtij,nhcjt->nhcit", a, self.heads(v))
         return x.reshape(v.shape) * 2.0**-self.scale_shift
 

@@ -4,6 +4,9 @@ The residual stream of a transformer holds spike counts, not binary spikes, and 
 read it receive graded integer inputs. Lava: one :class:`~lava_ds2ta.proc.add.process.AlignedSum`
 per pair of summands, which delays the earlier one so that both are the same time step of the
 sample, and adds them in the step they arrive (no latency).
+
+Operations (``ops``): one accumulate per nonzero summand value (``add``); each nonzero sum is one
+graded message (``spikes``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import LayerType
 from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import OpKind
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
@@ -26,6 +30,7 @@ class AddLayer(LayerType):
     """Sum of the inputs."""
 
     num_inputs = (2, 1 << 30)
+    op_kinds = {"add": OpKind("residual sums: one accumulate per nonzero summand value", "ac")}
 
     def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
         for j in layer.inputs:
@@ -39,6 +44,10 @@ class AddLayer(LayerType):
 
     def reference(self, layer: LayerSpec, inputs: list[np.ndarray], stats: dict | None):
         return sum(inputs[1:], inputs[0].copy())
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        added = sum(np.count_nonzero(x) for x in inputs)
+        return {"add": float(added), "spikes": float(np.count_nonzero(output))}
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         if getattr(net, "dendritic_sums", False):

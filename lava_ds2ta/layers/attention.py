@@ -11,6 +11,14 @@ and time step ``t``::
 then a CUBA LIF (no bias). A product of two dynamic spike trains has no synapse on Loihi 2; in
 Lava it is one :class:`~lava_ds2ta.proc.attention.process.SpikingAttention` process (same step,
 no latency) feeding Lava's LIF.
+
+Operations (``ops``), event-driven, per sample, head and step: ``qk = sum S`` (every coincident
+pair of a Q and a K spike in a channel adds one to an entry of ``S``); ``lookup`` = nonzero
+entries of ``S`` (NSAD only; every entry for a head whose ``AD_h[0] != 0``); ``av`` = sum over V
+spikes ``(c, j)`` of the nonzero entries of column ``j`` of ``A`` (each adds one entry to an
+output); ``map_entries`` = ``heads x tokens^2`` and ``map_nonzero`` = nonzero entries of ``A``,
+whose ratio is the attention-map sparsity of DS2TA's Table 3. A non-spiking network computes
+``Q K^T`` and ``A V`` densely: ``2 tokens^2 D`` multiply-accumulates.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import OpKind
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import SynapseGroup
 from lava_ds2ta.layers.base import Usage
@@ -36,22 +45,63 @@ from lava_ds2ta.proc.attention.process import SpikingAttention
 TABLE_LIMIT = 1 << 15
 
 
-def attention_current(q, k, v, heads: int, d: int, tables, shift: int) -> np.ndarray:
-    """``(A V) 2^(6 - shift)`` with ``A = tables[h][Q_h K_h^T]`` (or ``Q_h K_h^T``) per head and
-    time step; ``q, k, v`` are ``N, D, H, W, T`` spikes; int64 result in weight units."""
-    n, _, hh, ww, t = v.shape
-    qh, kh, vh = (z.reshape(n, heads, d, hh * ww, t) for z in (q, k, v))
-    s = np.einsum("nhcit,nhcjt->nhtij", qh, kh)
-    if tables is not None:
-        tab = np.asarray(tables, np.int64)
-        s = tab[np.arange(heads).reshape(1, -1, 1, 1, 1), s]
-    out = np.einsum("nhtij,nhcjt->nhcit", s, vh).reshape(v.shape)
+def split_heads(x: np.ndarray, heads: int) -> np.ndarray:
+    """``N, D, H, W, T`` -> ``N, heads, d, tokens, T`` (tokens in row-major grid order)."""
+    n, dim, hh, ww, t = x.shape
+    return x.reshape(n, heads, dim // heads, hh * ww, t)
+
+
+def attention_map(q: np.ndarray, k: np.ndarray, heads: int, tables) -> tuple[np.ndarray, ...]:
+    """``(S, A)``: ``S = Q_h K_h^T`` and ``A = tables[h][S]`` (``A = S`` for ``tables`` None)
+    per head and time step, int64 ``N, heads, T, tokens, tokens``; ``q``, ``k`` are
+    ``N, D, H, W, T`` spikes."""
+    s = np.einsum("nhcit,nhcjt->nhtij", split_heads(q, heads), split_heads(k, heads))
+    if tables is None:
+        return s, s
+    tab = np.asarray(tables, np.int64)
+    return s, tab[np.arange(heads).reshape(1, -1, 1, 1, 1), s]
+
+
+def attention_current(q, k, v, heads: int, tables, shift: int) -> np.ndarray:
+    """``(A V) 2^(6 - shift)`` with ``A`` of :func:`attention_map`; ``q, k, v`` are
+    ``N, D, H, W, T`` spikes; int64 result in weight units."""
+    _, a = attention_map(q, k, heads, tables)
+    out = np.einsum("nhtij,nhcjt->nhcit", a, split_heads(v, heads)).reshape(v.shape)
     return out * (1 << (WEIGHT_EXP - shift))
+
+
+def attention_ops(q, k, v, heads: int, tables) -> dict[str, float]:
+    """The attention core's operations on the spikes that occurred (module docstring)."""
+    s, a = attention_map(q, k, heads, tables)
+    qk = np.einsum("nhct,nhct->", *(split_heads(z, heads).sum(axis=3) for z in (q, k)))
+    looked_up = 0
+    if tables is not None:
+        every = np.asarray(tables)[:, 0] != 0  # heads whose zero entries map elsewhere
+        looked_up = np.count_nonzero(s[:, ~every]) + s[:, every].size
+    column_nonzero = np.count_nonzero(a, axis=3)  # N, heads, T, tokens (j)
+    v_spikes = np.count_nonzero(split_heads(v, heads), axis=2)  # N, heads, tokens, T
+    return {
+        "qk": float(qk),
+        "lookup": float(looked_up),
+        "av": float(np.einsum("nhtj,nhjt->", column_nonzero, v_spikes)),
+        "map_entries": float(a.size),
+        "map_nonzero": float(np.count_nonzero(a)),
+    }
 
 
 @register("attention")
 class AttentionLayer(NeuronLayer):
     """Spiking self-attention core (``Q K^T``, NSAD lookup, ``A V``, shift) + attention LIF."""
+
+    op_kinds = {
+        "qk": OpKind("Q K^T: one accumulate per coincident Q and K spike pair (the sum of the "
+                     "map S)", "ac"),  # fmt: skip
+        "lookup": OpKind("NSAD table lookups: one per nonzero entry of S (every entry of a head "
+                         "whose AD_h[0] is not 0)", "ac"),  # fmt: skip
+        "av": OpKind("A V: one accumulate per V spike and nonzero map entry in its column", "ac"),
+        "map_entries": OpKind("attention-map entries: heads x tokens^2 x time steps", "none"),
+        "map_nonzero": OpKind("nonzero attention-map entries (A after NSAD, S without)", "none"),
+    }
 
 
     num_inputs = (3, 3)
@@ -85,8 +135,14 @@ class AttentionLayer(NeuronLayer):
 
     def current(self, layer: LayerSpec, inputs: list[np.ndarray]) -> np.ndarray:
         p = layer.params
-        return attention_current(*inputs, int(p["numHeads"]), int(p["headDim"]),
-                                 self.tables(layer), int(p["scaleShift"]))  # fmt: skip
+        return attention_current(*inputs, int(p["numHeads"]), self.tables(layer),
+                                 int(p["scaleShift"]))  # fmt: skip
+
+    def synapse_ops(self, layer: LayerSpec, inputs: list[np.ndarray]) -> dict[str, float]:
+        return attention_ops(*inputs, int(layer.params["numHeads"]), self.tables(layer))
+
+    def dense_macs(self, layer: LayerSpec) -> int:
+        return 2 * int(np.prod(layer.shape[1:])) ** 2 * int(layer.shape[0])
 
     def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
         """The product ``Q K^T``, the table lookup and ``A V`` on host/embedded cores

@@ -12,6 +12,10 @@ A layer type owns everything the pipeline knows about its layers (docs/architect
 ``usage``            what the layer needs on Loihi 2 (:class:`Usage`: neurons, synapse groups,
                      weights, delays, graded messages, host work); :mod:`lava_ds2ta.loihi`
                      judges it against the chip's limits and budgets
+``ops``              the operations a layer performed on the spikes that occurred
+                     (:data:`OP_KINDS` and the type's own ``op_kinds``;
+                     :mod:`lava_ds2ta.report` counts and prices them)
+``dense_macs``       the multiply-accumulates of the same layer in a non-spiking network
 =================== ===================================================================
 
 The reader (:mod:`lava_ds2ta.export.reader`), the reference simulator
@@ -49,6 +53,38 @@ FORMAT_VERSION = 1
 SIZE_MAX = 1 << 20
 #: Largest ``timeSteps`` (steps per sample) of a network file (and of a model config).
 TIME_STEPS_MAX = (1 << 16) - 1
+
+@dataclass(frozen=True)
+class OpKind:
+    """A kind of operation :meth:`LayerType.ops` counts: what one of it is (``meaning``) and how
+    the 45 nm energy convention prices it (``price``): ``"ac"`` an accumulate (``E_AC``),
+    ``"mac"`` a multiply-accumulate (``E_MAC``), ``"none"`` not priced (counted for hardware
+    models and rates). docs/report.md."""
+
+    meaning: str
+    price: str
+
+    def __post_init__(self) -> None:
+        if self.price not in ("ac", "mac", "none"):
+            raise ValueError(f"price must be 'ac', 'mac' or 'none', not {self.price!r}")
+
+
+#: The operation kinds every layer type may count, kind -> :class:`OpKind` (docs/report.md):
+#: totals over the samples given. Each nonzero value a layer sends is one message; its receivers'
+#: work is counted on them. A layer type with another kind of work declares it in its own
+#: :attr:`LayerType.op_kinds` (MA-SNN's gates, say); :func:`op_kinds` merges them all.
+OP_KINDS: dict[str, OpKind] = {
+    "syn": OpKind(
+        "synaptic accumulates: each nonzero input value (binary or graded) x its fan-out", "ac"
+    ),
+    "mac": OpKind(
+        "multiply-accumulates: the synapses of a layer reading the real-valued image (the "
+        "encoding layer), each nonzero input level x its fan-out",
+        "mac",
+    ),
+    "neuron_updates": OpKind("neuron state updates: neurons x time steps", "none"),
+    "spikes": OpKind("messages sent: nonzero output values (spikes or graded values)", "none"),
+}
 
 
 @dataclass
@@ -251,6 +287,8 @@ class LayerType:
     num_inputs: ClassVar[tuple[int, int]] = (1, 1)
     #: Its output is the network's integer logits per step (the readout), not spikes.
     logits: ClassVar[bool] = False
+    #: Operation kinds this type counts beyond the common :data:`OP_KINDS`, name -> kind.
+    op_kinds: ClassVar[dict[str, OpKind]] = {}
 
     # ----------------------------------------------------------------------- file side
     def check(self, layer: LayerSpec, spec: NetworkSpec, fail: Failure) -> None:
@@ -301,6 +339,23 @@ class LayerType:
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         """Create the layer's Lava processes through ``net``; return its output signal."""
         raise FormatError(f"layer type {self.name!r} cannot be deployed on Lava")
+
+    # ------------------------------------------------------------------ operation counts
+    def ops(
+        self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray
+    ) -> dict[str, float]:
+        """The operations the layer performed, by kind (:data:`OP_KINDS` and
+        :attr:`op_kinds`), summed over samples.
+
+        ``inputs`` are its input layers' outputs and ``output`` its own, what actually occurred
+        (``N, C, H, W, T`` integers; ``N, C, T`` for vectors). The default counts nothing.
+        """
+        return {}
+
+    def dense_macs(self, layer: LayerSpec) -> int:
+        """Multiply-accumulates of the same layer in an equally sized non-spiking network, one
+        inference (one pass, no time steps). The default: none (sums, pooling, reshapes)."""
+        return 0
 
 
 def write_str(handle, key: str, value: str) -> None:
@@ -395,3 +450,15 @@ def layer_type(name: str) -> LayerType:
             f"unknown layer type {name!r} (known: {', '.join(sorted(REGISTRY))}); "
             "use a lava_ds2ta version that knows this layer type"
         ) from None
+
+
+def op_kinds() -> dict[str, OpKind]:
+    """Every operation kind a registered layer type may count: :data:`OP_KINDS` and each type's
+    :attr:`LayerType.op_kinds` (a name declared twice with different meanings raises)."""
+    out = dict(OP_KINDS)
+    for kind in REGISTRY.values():
+        for name, op in kind.op_kinds.items():
+            if out.setdefault(name, op) != op:
+                raise ValueError(f"operation kind {name!r} of layer type {kind.name!r} is "
+                                 "declared differently elsewhere")  # fmt: skip
+    return out

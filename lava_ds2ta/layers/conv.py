@@ -9,6 +9,11 @@ Current in weight units, per time step, a zero-padded grouped cross-correlation 
 Lava: Lava's own shared-weight ``Conv`` process (weights stored once per kernel, as Loihi 2's
 conv synapses store them; on the CPU our exact BLAS model, :mod:`lava_ds2ta.proc.conv`), one step
 of latency, then the neurons.
+
+Operations (``ops``): ``syn`` = sum over nonzero input values of their fan-out, the
+``(O / g) x (output positions whose window holds the input position)`` synapses they reach (fewer
+at the borders: padding reads no input); a graded value is one accumulate like a binary spike.
+A non-spiking network computes ``O H' W' (C / g) kH kW`` multiply-accumulates (``dense_macs``).
 """
 
 from __future__ import annotations
@@ -85,6 +90,28 @@ def conv2d(x: np.ndarray, w: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
                            j * dw : j * dw + sw * (wo - 1) + 1 : sw]  # fmt: skip
                 out[:, g * og : (g + 1) * og] += np.einsum("oc,nchwt->nohwt", wg[:, :, i, j], patch)
     return out
+
+
+def fan_out(size: int, kernel: int, stride: int, padding: int, dilation: int) -> np.ndarray:
+    """Along one axis: for each of the ``size`` input positions, how many (output position,
+    kernel tap) pairs read it, int64 ``(size,)``."""
+    out = out_size(size, kernel, stride, padding, dilation)
+    taps = np.arange(out)[:, None] * stride + np.arange(kernel)[None, :] * dilation
+    return np.bincount(taps.ravel(), minlength=size + 2 * padding)[padding : padding + size]
+
+
+def synaptic_events(
+    x: np.ndarray, weight_shape, geometry: ConvGeometry, taps: np.ndarray | None = None
+) -> float:
+    """Synaptic operations of a convolution on the input that occurred: every nonzero value of
+    ``x`` (``N, C, H, W, T``) times its fan-out, ``(O / g) x`` the output positions that read
+    it, weighted per time step by ``taps`` (``(T,)``, how many delayed copies act; default 1)."""
+    (sy, sx), (py, px), (dy, dx), groups = geometry
+    o, _, kh, kw = weight_shape
+    _, _, h, w, t = x.shape
+    reach = np.outer(fan_out(h, kh, sy, py, dy), fan_out(w, kw, sx, px, dx)) * (o // groups)
+    taps = np.ones(t, np.int64) if taps is None else taps
+    return float(np.einsum("nhwt,hw,t->", np.count_nonzero(x, axis=1), reach, taps))
 
 
 @register("conv")
@@ -174,3 +201,16 @@ class ConvLayer(NeuronLayer):
         (x,) = inputs
         port, _ = net.conv(layer, conv_weight(layer), x, self.geometry(layer))
         return port, x.latency + 1
+
+    def taps(self, layer: LayerSpec, time_steps: int) -> np.ndarray:
+        """How many copies of the weights an input at step ``t`` reaches within its sample,
+        ``(T,)``: one for a plain convolution."""
+        return np.ones(time_steps, np.int64)
+
+    def synapse_ops(self, layer: LayerSpec, inputs: list[np.ndarray]) -> dict[str, float]:
+        (x,) = inputs
+        taps = self.taps(layer, x.shape[-1])
+        return {"syn": synaptic_events(x, conv_weight(layer).shape, self.geometry(layer), taps)}
+
+    def dense_macs(self, layer: LayerSpec) -> int:
+        return int(np.prod(layer.shape[1:])) * conv_weight(layer).size

@@ -148,11 +148,18 @@ def lava_lif(
     return LIFReset(shape=(n,), name=name, reset_interval=reset[0], reset_offset=reset[1], **params)
 
 
+def neuron_ops(output: np.ndarray) -> dict[str, float]:
+    """Every neuron updates at every step; each spike is one message (``output``: the layer's
+    spikes, ``N, C, H, W, T``)."""
+    return {"neuron_updates": float(output.size), "spikes": float(np.count_nonzero(output))}
+
+
 class NeuronLayer(LayerType):
     """A synapse (computing the current ``a`` in weight units) followed by a CUBA LIF.
 
-    Subclasses implement :meth:`current` (reference) and :meth:`synapse` (Lava); the neuron part,
-    its per-channel ``bias`` (optional dataset, weight units) and recording are shared.
+    Subclasses implement :meth:`current` (reference), :meth:`synapse` (Lava) and
+    :meth:`synapse_ops` (operation counts); the neuron part, its per-channel ``bias`` (optional
+    dataset, weight units), recording and neuron counts are shared.
     """
 
     has_neuron = True
@@ -182,6 +189,14 @@ class NeuronLayer(LayerType):
         if stats is not None:
             stats[layer.index] = {"a_max": int(np.abs(a).max()), "u_max": umax, "v_max": vmax}
         return s
+
+    def synapse_ops(self, layer: LayerSpec, inputs: list[np.ndarray]) -> dict[str, float]:
+        """The synapse's operations on the inputs that occurred (:meth:`LayerType.ops`); the
+        default counts none."""
+        return {}
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        return {**self.synapse_ops(layer, inputs), **neuron_ops(output)}
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         port, latency = self.synapse(layer, inputs, net)

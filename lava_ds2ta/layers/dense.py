@@ -8,6 +8,9 @@ Current in weight units, time aligned (a delay ``D`` is a real shift of ``D`` st
 
 Lava: netx's own ``Network.create_dense`` block (Lava ``Dense``/``DelayDense`` + ``LIF``, weights
 through netx's ``optimize_weight_bits``), so the graph is exactly the one netx builds.
+
+Operations (``ops``): every nonzero input value reaches ``outFeatures`` synapses, every spike of a
+``dense_rec`` layer its ``outFeatures`` recurrent synapses (``syn``); neuron updates and spikes.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from lava_ds2ta.layers.base import register
 from lava_ds2ta.layers.cuba import check_neuron
 from lava_ds2ta.layers.cuba import is_cuba
 from lava_ds2ta.layers.cuba import lif_reference
+from lava_ds2ta.layers.cuba import neuron_ops
 
 #: netx's neuron for a ``dense`` layer without a ``neuron`` group (``create_dense``): a
 #: non-leaky integrator that never fires within 17 bits.
@@ -148,6 +152,13 @@ class DenseLayer(LayerType):
         if stats is not None:
             stats[layer.index] = {"a_max": int(np.abs(a).max()), "u_max": umax, "v_max": vmax}
         return s
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        events = np.count_nonzero(inputs[0]) + (np.count_nonzero(output) if self.recurrent else 0)
+        return {"syn": float(events * layer.size), **neuron_ops(output)}
+
+    def dense_macs(self, layer: LayerSpec) -> int:
+        return int(np.size(layer.params["weight"]) + np.size(layer.params.get("weight_rec", [])))
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs

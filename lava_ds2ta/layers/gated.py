@@ -38,6 +38,7 @@ from lava_ds2ta.layers.base import Failure
 from lava_ds2ta.layers.base import Field
 from lava_ds2ta.layers.base import LayerSpec
 from lava_ds2ta.layers.base import NetworkSpec
+from lava_ds2ta.layers.base import OpKind
 from lava_ds2ta.layers.base import Signal
 from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.layers.base import register
@@ -133,35 +134,60 @@ class GatedConvLayer(ConvLayer):
             sa=get("saWeight") if "saWeight" in p else None,
         )
 
+    op_kinds = {
+        "pool": OpKind("average pooling of the current: one accumulate per pre-pooling value "
+                       "and step", "ac"),
+        "gate": OpKind("MA-SNN gates on real-valued potentials: pooling over the gated axes "
+                       "(mean and max), the MLPs or the k x k convolution, and the gate "
+                       "products, every step", "mac"),
+    }  # fmt: skip
+
+    def gate_macs(self, layer: LayerSpec, time_steps: int) -> int:
+        """Multiply-accumulates of the gates per step: each gate's pooling (mean and max,
+        ``2 C H W``), its MLP (TA's, spread over the ``T`` steps) or ``k x k`` convolution, and
+        its product (``C H W``)."""
+        c, h, w = (int(v) for v in layer.shape)
+        n, gates, macs = c * h * w, self.gates(layer), 0
+        if gates["ta"] is not None:
+            macs += 3 * n + -(-2 * (gates["ta"][0].size + gates["ta"][1].size) // time_steps)
+        if gates["ca"] is not None:
+            macs += 3 * n + 2 * (gates["ca"][0].size + gates["ca"][1].size)
+        if gates["sa"] is not None:
+            macs += 3 * n + gates["sa"].size * h * w
+        return macs
+
     def usage(self, layer: LayerSpec, spec: NetworkSpec) -> Usage:
         """The convolution on neuro cores into graded relay neurons (one per pre-pooling output;
-        their messages carry the current ``a``), pooling, gates and the gated LIF on
+        their messages carry the current ``a``); pooling, gates and the gated LIF on
         host/embedded cores: a gate multiplies two dynamic values, which neuro-core synapses
-        cannot. ``host_macs`` per step: pooling ``k^2`` per output, each gate's pooling over its
-        axes (mean and max), its MLP or ``k x k`` convolution and its product, one per output."""
+        cannot. ``host_macs`` per step: the pooling (one per relay) and :meth:`gate_macs`."""
         conv = super().usage(layer, spec)
         k = int(layer.params["pool"])
         c, h, w = (int(v) for v in layer.shape)
-        n = c * h * w
         relays = layer.size * k * k
-        gates = self.gates(layer)
-        macs = relays
-        t = int(spec.time_steps or 1)
-        if gates["ta"] is not None:
-            macs += 2 * n + -(-2 * gates["ta"][0].size * 2 // t) + n
-        if gates["ca"] is not None:
-            macs += 2 * n + 2 * (gates["ca"][0].size + gates["ca"][1].size) + n
-        if gates["sa"] is not None:
-            macs += 2 * n + gates["sa"].size * h * w + n
-        fan_in = conv.fan_in
         weight = np.abs(conv_weight(layer)).astype(np.int64)
         bound = int(weight.reshape(weight.shape[0], -1).sum(axis=1).max(initial=0))
         return Usage(
             place="neuro+host", neurons=relays, grid=(c, h * k, w * k), groups=conv.groups,
-            connections=relays * fan_in, fan_in=fan_in, fan_out=conv.fan_out,
-            graded={"synaptic current per unit input (bound)": bound}, host_macs=macs,
+            connections=relays * conv.fan_in, fan_in=conv.fan_in, fan_out=conv.fan_out,
+            graded={"synaptic current per unit input (bound)": bound},
+            host_macs=relays + self.gate_macs(layer, int(spec.time_steps or 1)),
             note=f"gates {self.dims(layer) or '-'} and the gated LIF on host/embedded cores",
         )  # fmt: skip
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        """The convolution's synaptic events, the pooling, the gates' work and the neurons."""
+        n, t = output.shape[0], output.shape[-1]
+        k = int(layer.params["pool"])
+        return {
+            **super().ops(layer, inputs, output),
+            "pool": float(n * t * layer.size * k * k) if k > 1 else 0.0,
+            "gate": float(n * t * self.gate_macs(layer, t)),
+        }
+
+    def dense_macs(self, layer: LayerSpec) -> int:
+        """The convolution before pooling, as a non-spiking network computes it."""
+        return super().dense_macs(layer) * int(layer.params["pool"]) ** 2
 
     def delay_steps(self, layer: LayerSpec, spec: NetworkSpec) -> int:
         return int(spec.time_steps or 0) if "taW0" in layer.params else 0

@@ -7,6 +7,9 @@ the layer's output is ``x_int`` (``N, C, H, W, T``). Lava: a
 
 Plain netx files: the input may have a neuron (lava-dl's ``Input`` block): ``a = weight x`` (an
 affine transform with a scalar ``weight`` and ``bias``) into a CUBA LIF, as netx feeds it.
+
+Operations (``ops``): each nonzero level is one graded message (``spikes``); a netx input neuron
+adds its updates. The layers reading the levels count their synapses.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from lava_ds2ta.layers.conv import WEIGHT_LIMIT
 from lava_ds2ta.layers.cuba import check_neuron
 from lava_ds2ta.layers.cuba import is_cuba
 from lava_ds2ta.layers.cuba import lif_reference
+from lava_ds2ta.layers.cuba import neuron_ops
 from lava_ds2ta.proc.source.process import FrameSource
 
 #: Largest input level (24-bit graded spikes).
@@ -88,6 +92,11 @@ class InputLayer(LayerType):
         weight, bias = self.affine(layer)
         s, _, _ = lif_reference(weight * x, layer.neuron, np.full(x.shape[1], bias), layer.name)
         return s
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        if layer.neuron is None:
+            return {"spikes": float(np.count_nonzero(output))}
+        return neuron_ops(output)
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         weight, bias = self.affine(layer)

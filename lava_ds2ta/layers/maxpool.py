@@ -4,6 +4,9 @@ Per time step and channel, the maximum over each ``kernelSize`` window with zero
 (output size ``floor((H + 2p - k) / s) + 1``). The input is binary spikes, so this is a logical
 OR, which Lava computes exactly as a sum-pool (a depthwise ``Conv`` of ones) into memoryless
 ``LIF`` neurons whose threshold is below one spike.
+
+Operations (``ops``): as deployed, the sum-pool's accumulates (each input spike times the
+windows that hold it, ``syn``) and the updates and spikes of its ``LIF`` neurons.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from lava_ds2ta.layers.base import summands
 from lava_ds2ta.layers.conv import ConvGeometry
 from lava_ds2ta.layers.conv import conv_output_shape
 from lava_ds2ta.layers.conv import pair
+from lava_ds2ta.layers.conv import synaptic_events
+from lava_ds2ta.layers.cuba import neuron_ops
 
 #: The pooling neurons as a CUBA ``neuron/`` group: no current or voltage memory (Loihi 2's
 #: 12-bit decays: ``vDecay`` 4095 leaves ``v / 4096``, and ``v`` is 0 before every step because
@@ -94,6 +99,12 @@ class SpikeMaxPoolLayer(LayerType):
             fan_out=-(-ones.shape[2] // sy) * -(-ones.shape[3] // sx),
             neuron=dict(POOL_NEURON),
         )  # fmt: skip
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        (x,) = inputs
+        c = x.shape[1]
+        syn = synaptic_events(x, self.ones(layer, c).shape, self.geometry(layer, c))
+        return {"syn": syn, **neuron_ops(output)}
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs

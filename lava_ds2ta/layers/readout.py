@@ -8,6 +8,10 @@ and the integer logits are ``sum_t out[n, k, t]``: ``logit_scale(H W, T)`` times
 model's logits (:func:`lava_ds2ta.fixed_point.logit_scale`). Lava: a ``Dense`` whose output is
 recorded (the ``H W bias`` term is added when the recording is read). The token sum before it is
 a depthwise ``Conv`` of ones over the grid, so no matrix grows with the image.
+
+Operations (``ops``), as deployed: the token sum accumulates every nonzero input value once, and
+every nonzero channel sum of a step reaches the ``classes`` weights (``syn``). A non-spiking
+network computes ``classes x C`` multiply-accumulates after its token mean.
 """
 
 from __future__ import annotations
@@ -78,6 +82,15 @@ class ReadoutLayer(LayerType):
                     "logits per step": int(np.abs(weight).sum(axis=1).max(initial=0)) * sums},
             note="logits read by the host",
         )  # fmt: skip
+
+    def ops(self, layer: LayerSpec, inputs: list[np.ndarray], output: np.ndarray):
+        (x,) = inputs
+        sums = x.reshape(x.shape[0], x.shape[1], -1, x.shape[-1]).sum(axis=2)  # N, C, T
+        syn = np.count_nonzero(x) + layer.shape[0] * np.count_nonzero(sums)
+        return {"syn": float(syn)}
+
+    def dense_macs(self, layer: LayerSpec) -> int:
+        return int(np.size(layer.params["weight"]))
 
     def build(self, layer: LayerSpec, inputs: list[Signal], net: Builder) -> Signal:
         (x,) = inputs

@@ -9,6 +9,10 @@ current, the TASA current sums power-of-two attenuated taps of the same weights:
 Loihi each tap is a replica of the weights with weight exponent ``-tau m`` and a delay of ``m``
 steps. Lava: one :class:`~lava_ds2ta.proc.tasa.process.TASAConv` process holding every tap on
 one copy of the shared convolution weights.
+
+Operations (``ops``): counted as on Loihi's weight replicas, the ``conv`` fan-out once per tap
+that acts within the sample: an input at step ``t`` reaches ``min(window, T - t)`` taps. The
+attenuation is a weight exponent (no operation). A non-spiking network has one tap.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class TASALayer(ConvLayer):
         tau = int(layer.params["tau"])
         return [replace(kernel, label=f"tap {m}", exponent=-tau * m, delay=m)
                 for m in range(int(layer.params["window"]))]  # fmt: skip
+
+    def taps(self, layer: LayerSpec, time_steps: int) -> np.ndarray:
+        return np.minimum(int(layer.params["window"]), time_steps - np.arange(time_steps))
 
     def synapse(self, layer: LayerSpec, inputs: list[Signal], net: Builder):
         (x,) = inputs
