@@ -149,14 +149,19 @@ def test_constants_have_one_home():
     assert not offenders, offenders
 
 
+#: The design notes that live beside the repository, not in it (spelt in two parts so that a
+#: search of the repository for the name finds nothing, this test included).
+DESIGN_NOTES = "DESIGN" + ".md"
+
+
 def test_nothing_cites_files_outside_the_repository():
     hits = []
     for path in [*ROOT.rglob("*.py"), *ROOT.rglob("*.md"), *ROOT.rglob("*.ipynb")]:
         if ".venv" in path.parts:
             continue
-        if "DESIGN.md" in path.read_text(errors="replace"):
+        if DESIGN_NOTES in path.read_text(errors="replace"):
             hits.append(str(path.relative_to(ROOT)))
-    assert hits == [str(Path(__file__).relative_to(ROOT))]  # this test names it
+    assert hits == []
 
 
 def _datasets(path: Path) -> dict[str, tuple]:
