@@ -61,6 +61,26 @@ def test_hardware_form_is_bit_exact_and_uses_standard_processes(small):
     assert host == {"SpikingAttention", "FrameSource", "Recorder"}
 
 
+def test_hardware_form_is_bit_exact_when_biases_fire_before_the_sample(small):
+    """Trained models have biases that make a layer fire from its bias alone in the steps
+    before its sample arrives (its LIFReset resets it only then). A TASA tap reading ``m``
+    steps back must not see those spikes: the relays feeding the taps are gated."""
+    spec, x, _ = small
+    spec = read_network(spec.path)
+    # sps.stages.3 and sps.rpe (the TASA input's summands) and q/k/v (the attention, read by
+    # proj's taps): every fourth channel fires at the first step after a clear (64 b > 64 vth)
+    for i in (5, 6, 8, 9, 10):
+        bias = np.asarray(spec.layers[i].params.get("bias", 0)).copy()
+        bias = np.broadcast_to(bias, (spec.layers[i].shape[0],)).copy()
+        bias[::4] = 2 * int(spec.layers[i].neuron["vThMant"])
+        spec.layers[i].params["bias"] = bias
+    result = run_hardware_form(spec, x["levels"])
+    logits, ref = simulate(spec, x["levels"])
+    for i, spikes in sorted(result.spikes.items()):
+        np.testing.assert_array_equal(spikes, ref[i], err_msg=spec.layers[i].name)
+    np.testing.assert_array_equal(result.logits, logits)
+
+
 def test_checker_passes_the_fixture_with_measured_headroom(small):
     spec, x, _ = small
     report = check_network(spec, levels=x["levels"])

@@ -8,6 +8,9 @@
   input delayed by ``m`` steps;
 - delays (TASA taps, path alignment): chains of relays, each a ``Sparse`` identity synapse into a
   memoryless ``LIF`` that fires on any input (one step per relay);
+- the relay chains of TASA taps start with an AND gate of the spike and an enable from a clock
+  register (one ``LIF`` and a shift ``Sparse``), so that a tap never reads the spikes a layer
+  fires from its bias before its sample arrives;
 - residual sums: no process; every reader gets the summands on its own synapses (graded input);
 - the readout: a ``Conv`` of ones (token sum) into a ``Dense`` (graded, 8-bit weights);
 - host/embedded side only: the attention product (``Q K^T``, NSAD lookup, ``A V``:
@@ -85,35 +88,77 @@ class HardwareBuilder(NetworkBuilder):
         # Steps per sample including the flush: neurons are reset when their sample arrives
         # (LIFReset), the host clears every other state between samples.
         self.period = period
-        self._relays: dict[tuple[int, int], Any] = {}
+        self._relays: dict[tuple[int, int, int | None], Any] = {}
+        self._clock: LIF | None = None
 
     # ----------------------------------------------------------------------- delays
-    def relay(self, port: Any, steps: int) -> Any:
+    def relay(self, port: Any, steps: int, gate: int | None = None) -> Any:
         """``port``'s binary spikes ``steps`` steps later: a chain of ``Sparse`` identity
-        synapses into memoryless ``LIF`` relays (shared by every reader of the same delay)."""
-        key = (id(port), steps)
+        synapses into memoryless ``LIF`` relays (shared by every reader of the same delay).
+
+        With ``gate`` (the latency of ``port``) the first relay passes only the spikes of the
+        current sample (sample steps >= 0): it is an AND of the spike and the
+        :meth:`clock` register's neuron ``gate``.
+        Before its sample arrives a layer may fire from its bias alone (its ``LIFReset`` resets
+        it only when the sample arrives); a TASA tap reading ``m`` steps back would see those
+        spikes, which the reference (zero before the sample) does not have."""
+        # Latency 0 has nothing before its sample; without a period (or a latency beyond it)
+        # samples are not isolated (streamed on hardware, docs/loihi2.md): no gate.
+        gate = gate if gate and self.period and gate < self.period else None
+        key = (id(port), steps, gate)
         if key in self._relays:
             return self._relays[key]
-        prev = port if steps == 1 else self.relay(port, steps - 1)
+        prev = port if steps == 1 else self.relay(port, steps - 1, gate)
         n = int(np.prod(port.shape))
         syn = Sparse(weights=sp.identity(n, dtype=np.int32, format="csr"), num_message_bits=0,
                      name=f"relay{steps}.syn")  # fmt: skip
         # du = 4095: no current memory; dv = 4095: v / 4096 is 0 for the 0 left by a reset.
-        lif = LIF(shape=(n,), du=DECAY_SCALE - 1, dv=DECAY_SCALE - 1, vth=0, name=f"relay{steps}")
+        # vth 0 fires on one input (v = 64); a gate (vth 1) needs the spike and the enable (128).
+        vth = 1 if gate is not None and steps == 1 else 0
+        lif = LIF(shape=(n,), du=DECAY_SCALE - 1, dv=DECAY_SCALE - 1, vth=vth,
+                  name=f"relay{steps}" + ("g" if gate is not None else ""))  # fmt: skip
         prev.connect(syn.s_in)
         syn.a_out.connect(lif.a_in)
         self.add(syn, lif)
+        if vth:
+            select = np.zeros((n, self.period), np.int32)
+            select[:, gate] = 1
+            en = Sparse(weights=sp.csr_matrix(select), num_message_bits=0, name="relay1.enable")
+            self.clock().connect(en.s_in)
+            en.a_out.connect(lif.a_in)
+            self.add(en)
         self._relays[key] = lif.s_out
         return lif.s_out
 
+    def clock(self) -> Any:
+        """The clock register's spikes (``period`` neurons): neuron ``k`` spikes at every step of
+        the period from step ``k`` on (0-based; a part of latency ``k`` emits its sample's first
+        step there). Neuron 0 fires from its bias alone (above threshold, no memory), neuron
+        ``k`` relays neuron ``k - 1`` (a shift ``Sparse``); a gate reads its latency's neuron.
+        The host's clearing at the start of every period silences it again."""
+        n = int(self.period)
+        if self._clock is None:
+            bias = np.zeros(n, np.int32)
+            bias[0] = 1
+            self._clock = LIF(shape=(n,), du=DECAY_SCALE - 1, dv=DECAY_SCALE - 1, vth=0,
+                              bias_mant=bias, bias_exp=0, name="clock")  # fmt: skip
+            shift = sp.eye(n, k=-1, dtype=np.int32, format="csr")
+            syn = Sparse(weights=shift, num_message_bits=0, name="clock.shift")
+            self._clock.s_out.connect(syn.s_in)
+            syn.a_out.connect(self._clock.a_in)
+            self.add(self._clock, syn)
+        return self._clock.s_out
+
     def connect(self, signal: Signal, in_port: InPort, target: int | None = None,
-                shape: tuple[int, ...] | None = None) -> None:  # fmt: skip
+                shape: tuple[int, ...] | None = None, gated: bool = False) -> None:  # fmt: skip
+        """Connect every part of ``signal``, delayed to the latency ``target`` by relays;
+        ``gated``: the relays pass only the current sample's spikes (TASA taps)."""
         target = signal.latency if target is None else target
         for port, lat in signal.parts:
             if lat < target:
                 if not self._binary_port(port):
                     raise ValueError("hardware form: only binary spikes can be delayed by relays")
-                port = self.relay(port, target - lat)
+                port = self.relay(port, target - lat, lat if gated else None)
             (port if shape is None else port.reshape(shape)).connect(in_port)
 
     @staticmethod
@@ -152,7 +197,8 @@ class HardwareBuilder(NetworkBuilder):
             proc = Conv(weight=lava_w, input_shape=(w, h, c), weight_exp=-tau * m,
                         num_weight_bits=WEIGHT_BITS, num_message_bits=0 if x.binary else 24,
                         name=f"{layer.name}.tap{m}", **params)  # fmt: skip
-            self.connect(x, proc.s_in, target=x.latency + m, shape=(w, h, c))
+            self.connect(x, proc.s_in, target=x.latency + m, shape=(w, h, c),
+                         gated=taps is not None)  # fmt: skip
             self.add(proc)
             ports.append(proc.a_out.flatten())
             procs.append(proc)
