@@ -221,3 +221,21 @@ def test_seed_table_varies_the_transformer_variant(tmp_path):
     assert (ds2ta["acc_mean"], ds2ta["acc_min"], ds2ta["acc_max"]) == (98.0, 97.0, 99.0)
     assert ds2ta["acc_std"] == pytest.approx(2**0.5) and spikformer["acc_std"] == 0.0
     assert ds2ta["spike_change"] == pytest.approx(-50.0) and spikformer["spike_change"] == 0.0
+
+
+def test_a_hung_process_group_shutdown_does_not_hang_the_run(monkeypatch, capsys):
+    """gloo's destructor can wait forever for a worker thread; leaving the group gives up after
+    the timeout with one line, and the command then ends the process itself."""
+    import threading
+
+    from lava_ds2ta.training import distributed
+
+    never = threading.Event()
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", never.wait)
+    monkeypatch.setattr(distributed, "_STUCK", threading.Event())
+    ctx = distributed.DistContext(rank=1, world_size=2, owns_group=True)
+    ctx.close(timeout=0.2)
+    assert distributed.shutdown_stuck() and not ctx.owns_group
+    assert "did not shut down within 0.2 s" in capsys.readouterr().err
+    never.set()

@@ -21,6 +21,7 @@ from pathlib import Path
 from lava_ds2ta.errors import OutputError
 from lava_ds2ta.training.config import TrainConfig
 from lava_ds2ta.training.config import load_config
+from lava_ds2ta.training.distributed import shutdown_stuck
 from lava_ds2ta.training.trainer import Trainer
 from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
@@ -75,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run training; returns the process exit code."""
     args = _parser().parse_args(argv)
     run = _Run(args)
-    return run_command(run.train, args.debug, prefix=_rank_prefix(), kept=run.kept)
+    code = run_command(run.train, args.debug, prefix=_rank_prefix(), kept=run.kept)
+    if shutdown_stuck():  # a hung gloo shutdown would keep the process (and torchrun) alive
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 class _Run:

@@ -10,6 +10,8 @@ single-process run.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +20,19 @@ from torch.utils.data import Sampler
 
 from lava_ds2ta.errors import ConfigError
 from lava_ds2ta.utils.device import select_device
+
+#: Seconds :meth:`DistContext.close` waits for the process group to shut down.
+CLOSE_TIMEOUT_S = 60.0
+#: Set when a shutdown did not finish in time (:func:`shutdown_stuck`).
+_STUCK = threading.Event()
+
+
+def shutdown_stuck() -> bool:
+    """True when this process left a process group whose shutdown never finished: gloo's
+    destructor can wait forever for a worker thread (seen with torch 2.3 on a loaded 2-core
+    machine, after every rank had passed the final barrier). The command then ends the process
+    with ``os._exit`` once its outputs are written (:mod:`lava_ds2ta.training.cli`)."""
+    return _STUCK.is_set()
 
 
 @dataclass
@@ -57,10 +72,25 @@ class DistContext:
         dist.all_reduce(t, op=dist.ReduceOp.MIN)
         return bool(t.item() > 0)
 
-    def close(self) -> None:
-        if self.owns_group and dist.is_initialized():
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Leave the process group. The shutdown runs in a daemon thread: if it
+        has not finished after ``timeout`` seconds, one line says so and :func:`shutdown_stuck`
+        turns true, instead of the process hanging after its work is done."""
+        if not (self.owns_group and dist.is_initialized()):
+            return
+        self.owns_group = False
+        done = threading.Event()
+
+        def destroy() -> None:
             dist.destroy_process_group()
-            self.owns_group = False
+            done.set()
+
+        threading.Thread(target=destroy, name="destroy_process_group", daemon=True).start()
+        if not done.wait(timeout):
+            _STUCK.set()
+            print(f"[rank {self.rank}] distributed: the process group did not shut down within "
+                  f"{timeout:g} s (gloo); outputs are complete, exiting anyway",
+                  file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _env_int(name: str, default: int) -> int:
