@@ -223,19 +223,20 @@ def test_seed_table_varies_the_transformer_variant(tmp_path):
     assert ds2ta["spike_change"] == pytest.approx(-50.0) and spikformer["spike_change"] == 0.0
 
 
-def test_a_hung_process_group_shutdown_does_not_hang_the_run(monkeypatch, capsys):
-    """gloo's destructor can wait forever for a worker thread; leaving the group gives up after
-    the timeout with one line, and the command then ends the process itself."""
+def test_leaving_a_process_group_never_waits_for_gloos_destructor(monkeypatch):
+    """gloo's destructor can wait forever holding the GIL: the trainer leaves the group without
+    destroying it and the command ends the process itself (``os._exit``) after its outputs."""
     import threading
 
     from lava_ds2ta.training import distributed
 
-    never = threading.Event()
+    def destroy():
+        raise AssertionError("destroy_process_group must not be called")
+
     monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)
-    monkeypatch.setattr(distributed.dist, "destroy_process_group", never.wait)
-    monkeypatch.setattr(distributed, "_STUCK", threading.Event())
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", destroy)
+    monkeypatch.setattr(distributed, "_LEFT_OPEN", threading.Event())
     ctx = distributed.DistContext(rank=1, world_size=2, owns_group=True)
-    ctx.close(timeout=0.2)
-    assert distributed.shutdown_stuck() and not ctx.owns_group
-    assert "did not shut down within 0.2 s" in capsys.readouterr().err
-    never.set()
+    ctx.close()
+    assert distributed.group_left_open() and not ctx.owns_group
+    distributed.DistContext().close()  # a single-process run has nothing to leave

@@ -10,7 +10,6 @@ single-process run.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from dataclasses import dataclass
 
@@ -21,18 +20,14 @@ from torch.utils.data import Sampler
 from lava_ds2ta.errors import ConfigError
 from lava_ds2ta.utils.device import select_device
 
-#: Seconds :meth:`DistContext.close` waits for the process group to shut down.
-CLOSE_TIMEOUT_S = 60.0
-#: Set when a shutdown did not finish in time (:func:`shutdown_stuck`).
-_STUCK = threading.Event()
+#: Set when this process leaves a process group without destroying it (:meth:`DistContext.close`).
+_LEFT_OPEN = threading.Event()
 
 
-def shutdown_stuck() -> bool:
-    """True when this process left a process group whose shutdown never finished: gloo's
-    destructor can wait forever for a worker thread (seen with torch 2.3 on a loaded 2-core
-    machine, after every rank had passed the final barrier). The command then ends the process
-    with ``os._exit`` once its outputs are written (:mod:`lava_ds2ta.training.cli`)."""
-    return _STUCK.is_set()
+def group_left_open() -> bool:
+    """True when this process joined a process group it did not destroy: the command then ends
+    the process with ``os._exit`` once its outputs are written (:mod:`lava_ds2ta.training.cli`)."""
+    return _LEFT_OPEN.is_set()
 
 
 @dataclass
@@ -72,25 +67,15 @@ class DistContext:
         dist.all_reduce(t, op=dist.ReduceOp.MIN)
         return bool(t.item() > 0)
 
-    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
-        """Leave the process group. The shutdown runs in a daemon thread: if it
-        has not finished after ``timeout`` seconds, one line says so and :func:`shutdown_stuck`
-        turns true, instead of the process hanging after its work is done."""
-        if not (self.owns_group and dist.is_initialized()):
-            return
-        self.owns_group = False
-        done = threading.Event()
-
-        def destroy() -> None:
-            dist.destroy_process_group()
-            done.set()
-
-        threading.Thread(target=destroy, name="destroy_process_group", daemon=True).start()
-        if not done.wait(timeout):
-            _STUCK.set()
-            print(f"[rank {self.rank}] distributed: the process group did not shut down within "
-                  f"{timeout:g} s (gloo); outputs are complete, exiting anyway",
-                  file=sys.stderr, flush=True)  # fmt: skip
+    def close(self) -> None:
+        """Leave the process group without destroying it. gloo's destructor (torch 2.3) can wait
+        forever for a worker thread while holding the GIL (seen on a 2-core machine, after every
+        rank had passed the final barrier), so nothing could even time it out; the group is
+        dropped with the process instead, which the command ends with ``os._exit`` after its
+        outputs are written (:func:`group_left_open`)."""
+        if self.owns_group and dist.is_initialized():
+            self.owns_group = False
+            _LEFT_OPEN.set()
 
 
 def _env_int(name: str, default: int) -> int:

@@ -130,17 +130,8 @@ class Trainer:
                     break
             self.dist.barrier()
         finally:
-            self._release_ddp()
             self.dist.close()
         return TrainResult(self.out, self.history, self.best_acc, self.best_epoch)
-
-    def _release_ddp(self) -> None:
-        """Drop the DDP wrapper before leaving the process group. Its reducer holds the group;
-        freed only after ``destroy_process_group``, when the other ranks may have exited, gloo's
-        destructor can wait forever for its worker threads (seen on a loaded 2-core machine)."""
-        engine = getattr(self, "engine", None)
-        if engine is not None and isinstance(engine.model, DistributedDataParallel):
-            engine.model = engine.model.module
 
     # ----------------------------------------------------------------- setup
     def _prepare_output_dir(self) -> None:
