@@ -49,10 +49,7 @@ def _run_parse_only(target, argv: list[str], monkeypatch) -> None:
     original = argparse.ArgumentParser.parse_args
 
     def parse_and_stop(self, args=None, namespace=None):
-        result = original(self, args, namespace)
-        if self.prog not in ("torchrun",):
-            raise Parsed(result)
-        return result
+        raise Parsed(original(self, args, namespace))
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_and_stop)
     monkeypatch.setattr(sys, "argv", argv)

@@ -224,19 +224,13 @@ def test_seed_table_varies_the_transformer_variant(tmp_path):
 
 
 def test_leaving_a_process_group_never_waits_for_gloos_destructor(monkeypatch):
-    """gloo's destructor can wait forever holding the GIL: the trainer leaves the group without
-    destroying it and the command ends the process itself (``os._exit``) after its outputs."""
-    import threading
-
+    """gloo's destructor can wait forever holding the GIL: nothing in the package destroys the
+    process group, and the command knows when it must end the process itself (``os._exit``)."""
     from lava_ds2ta.training import distributed
 
-    def destroy():
-        raise AssertionError("destroy_process_group must not be called")
-
+    package = Path(distributed.__file__).resolve().parents[1]
+    calls = [p for p in package.rglob("*.py") if "destroy_process_group(" in p.read_text()]
+    assert calls == []
+    assert not distributed.in_process_group()  # a single-process run: nothing to leave
     monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)
-    monkeypatch.setattr(distributed.dist, "destroy_process_group", destroy)
-    monkeypatch.setattr(distributed, "_LEFT_OPEN", threading.Event())
-    ctx = distributed.DistContext(rank=1, world_size=2, owns_group=True)
-    ctx.close()
-    assert distributed.group_left_open() and not ctx.owns_group
-    distributed.DistContext().close()  # a single-process run has nothing to leave
+    assert distributed.in_process_group()

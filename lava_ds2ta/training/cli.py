@@ -21,7 +21,7 @@ from pathlib import Path
 from lava_ds2ta.errors import OutputError
 from lava_ds2ta.training.config import TrainConfig
 from lava_ds2ta.training.config import load_config
-from lava_ds2ta.training.distributed import group_left_open
+from lava_ds2ta.training.distributed import in_process_group
 from lava_ds2ta.training.trainer import Trainer
 from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     run = _Run(args)
     code = run_command(run.train, args.debug, prefix=_rank_prefix(), kept=run.kept)
-    if group_left_open():  # DDP: end without gloo's destructor, which can hang (distributed.py)
+    if in_process_group():  # DDP: end without gloo's destructor, which can hang (distributed.py)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

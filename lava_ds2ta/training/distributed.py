@@ -10,7 +10,6 @@ single-process run.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 
 import torch
@@ -20,24 +19,23 @@ from torch.utils.data import Sampler
 from lava_ds2ta.errors import ConfigError
 from lava_ds2ta.utils.device import select_device
 
-#: Set when this process leaves a process group without destroying it (:meth:`DistContext.close`).
-_LEFT_OPEN = threading.Event()
 
-
-def group_left_open() -> bool:
-    """True when this process joined a process group it did not destroy: the command then ends
-    the process with ``os._exit`` once its outputs are written (:mod:`lava_ds2ta.training.cli`)."""
-    return _LEFT_OPEN.is_set()
+def in_process_group() -> bool:
+    """True when this process is in a ``torchrun`` process group. The group is never destroyed:
+    gloo's destructor (torch 2.3) can wait forever for a worker thread while holding the GIL
+    (seen on a 2-core machine, after every rank had passed the final barrier), so nothing could
+    even time it out. It goes with the process instead, which the command ends with
+    ``os._exit`` once its outputs are written (:mod:`lava_ds2ta.training.cli`)."""
+    return dist.is_available() and dist.is_initialized()
 
 
 @dataclass
 class DistContext:
-    """Rank, world size and whether this process started the process group."""
+    """Rank and world size of this process (a single process: 0 of 1)."""
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    owns_group: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -66,16 +64,6 @@ class DistContext:
         t = torch.tensor([1.0 if flag else 0.0], device=device)
         dist.all_reduce(t, op=dist.ReduceOp.MIN)
         return bool(t.item() > 0)
-
-    def close(self) -> None:
-        """Leave the process group without destroying it. gloo's destructor (torch 2.3) can wait
-        forever for a worker thread while holding the GIL (seen on a 2-core machine, after every
-        rank had passed the final barrier), so nothing could even time it out; the group is
-        dropped with the process instead, which the command ends with ``os._exit`` after its
-        outputs are written (:func:`group_left_open`)."""
-        if self.owns_group and dist.is_initialized():
-            self.owns_group = False
-            _LEFT_OPEN.set()
 
 
 def _env_int(name: str, default: int) -> int:
@@ -109,13 +97,11 @@ def init_distributed(device_pref: str) -> tuple[DistContext, torch.device]:
         torch.cuda.set_device(device)
     else:
         device = select_device("cpu")
-    owns = False
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-        owns = True
     if dist.get_world_size() != world or dist.get_rank() != rank:
         raise ConfigError("distributed: process group does not match $WORLD_SIZE/$RANK")
-    return DistContext(rank, world, local_rank, owns), device
+    return DistContext(rank, world, local_rank), device
 
 
 class ShardSampler(Sampler[int]):

@@ -116,21 +116,19 @@ class Trainer:
     def fit(self, stop_after_epoch: int | None = None) -> TrainResult:
         """Train (or resume) to ``optim.epochs``; ``stop_after_epoch`` stops early (for tests).
 
-        Under ``torchrun`` this joins the process group first (and leaves it at the end)."""
+        Under ``torchrun`` this joins the process group first (and stays in it:
+        :func:`~lava_ds2ta.training.distributed.in_process_group`)."""
         self.dist, self.device = init_distributed(self.cfg.device)
-        try:
-            if not self.dist.is_main:
-                self.log = lambda _msg: None
-            self._prepare_output_dir()
-            self.dist.barrier()
-            train_loader, test_loader, shuffle_gen = self._setup()
-            for epoch in range(self.start_epoch + 1, self.cfg.optim.epochs + 1):
-                self._epoch(epoch, train_loader, test_loader, shuffle_gen)
-                if stop_after_epoch is not None and epoch >= stop_after_epoch:
-                    break
-            self.dist.barrier()
-        finally:
-            self.dist.close()
+        if not self.dist.is_main:
+            self.log = lambda _msg: None
+        self._prepare_output_dir()
+        self.dist.barrier()
+        train_loader, test_loader, shuffle_gen = self._setup()
+        for epoch in range(self.start_epoch + 1, self.cfg.optim.epochs + 1):
+            self._epoch(epoch, train_loader, test_loader, shuffle_gen)
+            if stop_after_epoch is not None and epoch >= stop_after_epoch:
+                break
+        self.dist.barrier()
         return TrainResult(self.out, self.history, self.best_acc, self.best_epoch)
 
     # ----------------------------------------------------------------- setup
