@@ -10,6 +10,8 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.sink import RingBuffer
 
+from lava_ds2ta.deploy.runner import from_lava
+from lava_ds2ta.deploy.runner import to_frames
 from lava_ds2ta.fixed_point import W_SCALE
 from lava_ds2ta.gate.reference import avg_pool
 from lava_ds2ta.gate.reference import gated_lif
@@ -37,7 +39,7 @@ def run_gated(a: np.ndarray, pool: int, bias: np.ndarray, gates, tag: str = "fix
     spikes ``N, C, H', W', T`` (time aligned: TA's ``T`` steps of latency removed)."""
     n, c, h, w, t = a.shape
     ta, ca, sa = gates
-    frames = a.transpose(3, 2, 1, 0, 4).reshape(w * h * c, n * t)  # Lava's W, H, C order
+    frames = to_frames(a)  # Lava's W, H, C order
     latency = t if ta is not None else 0
     steps = n * t + latency
     src = FrameSource(frames=frames if tag == "fixed_pt" else frames.astype(float))
@@ -52,8 +54,7 @@ def run_gated(a: np.ndarray, pool: int, bias: np.ndarray, gates, tag: str = "fix
     finally:
         src.stop()
     out = np.rint(out[:, latency:]).astype(np.int64)
-    ho, wo = h // pool, w // pool
-    return out.reshape(wo, ho, c, n, t).transpose(3, 2, 1, 0, 4)
+    return from_lava(out, (c, h // pool, w // pool), n, t)
 
 
 @pytest.mark.parametrize("dims", ["T", "C", "S", "TCS"])
