@@ -36,6 +36,7 @@ from lava_ds2ta import create_model
 from lava_ds2ta.data import build_datasets
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.runner import run_network
+from lava_ds2ta.deploy.runner import to_frames
 from lava_ds2ta.export import export_model
 from lava_ds2ta.export import read_network
 from lava_ds2ta.init import data_init
@@ -101,12 +102,12 @@ def run_netx(path: Path, x: np.ndarray, t: int) -> tuple[float, int, np.ndarray]
     """lava-dl's netx on ``x`` (``N, C, H, W, T``): (seconds after the first step, timed steps,
     last layer spikes ``(neurons, N*T)``), the input fed to the input neuron as netx's tutorials
     do (``a_in`` of the input layer, its ``weight`` applied)."""
-    n, c, h, w, _ = x.shape
+    n = x.shape[0]
     net = netx.hdf5.Network(net_config=str(path), reset_interval=t)
     try:
         first = net.net_config["layer"][0]
         weight = int(np.asarray(first["weight"]).reshape(-1)[0]) if "weight" in first.keys() else 64
-        data = (weight * x).transpose(3, 2, 1, 0, 4).reshape(w * h * c, n * t)
+        data = to_frames(weight * x)
         depth = len(net.layers) - 1
         data = np.concatenate([data, np.zeros((data.shape[0], depth))], axis=1)
         source = io.source.RingBuffer(data=data.reshape(*net.in_layer.neuron.a_in.shape, -1)
