@@ -27,6 +27,7 @@ from lava_ds2ta import create_model
 from lava_ds2ta.deploy.cli import main as run_main
 from lava_ds2ta.export.cli import main as export_main
 from lava_ds2ta.export.writer import export_model
+from lava_ds2ta.loihi.cli import main as loihi_main
 from lava_ds2ta.models.checkpoint import save_checkpoint
 from lava_ds2ta.models.cli import main as params_main
 from lava_ds2ta.report.cli import main as report_main
@@ -34,7 +35,7 @@ from lava_ds2ta.training.cli import main as train_main
 
 ROOT = Path(lava_ds2ta.__file__).resolve().parents[1]
 COMMANDS = {"run": run_main, "export": export_main, "train": train_main, "params": params_main,
-            "report": report_main}  # fmt: skip
+            "report": report_main, "loihi": loihi_main}  # fmt: skip
 SMALL = dict(embed_dim=16, num_heads=2)
 
 
@@ -206,6 +207,20 @@ CASES = [
      "does not belong to the network"),
     ("report: checkpoint with code", "report", "{d}/model.net --checkpoint {d}/evil.pt",
      "refused: it contains code"),
+    # ds2ta-loihi (checked before any work)
+    ("loihi: missing network", "loihi", "check {d}/nope.net", "nope.net: network file not found"),
+    ("loihi: bad layer value", "loihi", "check {d}/tau99.net", "tau has value 99"),
+    ("loihi: neurons per core 0", "loihi", "check {d}/model.net --neurons-per-core 0",
+     "must be >= 1, got 0"),
+    ("loihi: bundle onto network", "loihi", "bundle {d}/model.net --out {d}/model.net",
+     "is a file, not a folder"),
+    ("loihi: tarball under file", "loihi", "bundle {d}/model.net --out {d}/a_file/b.tar.gz",
+     "which is a file"),
+    ("loihi: tarball in /proc", "loihi", "bundle {d}/model.net --out /proc/b.tar.gz",
+     "cannot be written"),
+    ("loihi: submit no bundle", "loihi", "submit {d}/a_dir --host u@h", "is not a bundle folder"),
+    ("loihi: unknown data", "loihi", "run {d}/model.net --data mnist --sim",
+     "unknown dataset 'mnist'"),
     # ds2ta-export
     ("export onto input", "export", "{d}/same.pt -o {d}/same.pt", "is the input file"),
     ("export in /proc", "export", "{d}/model.pt -o /proc/m.net", "cannot be written"),

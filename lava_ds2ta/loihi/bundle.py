@@ -9,6 +9,7 @@ the INRC VM, run it and fetch its ``results/``.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -19,6 +20,9 @@ from pathlib import Path
 
 from lava_ds2ta.errors import InputError
 from lava_ds2ta.errors import OutputError
+from lava_ds2ta.utils.atomic import atomic_path
+from lava_ds2ta.utils.paths import check_output
+from lava_ds2ta.utils.paths import check_output_dir
 
 #: Packages pinned in a bundle's requirements (lava-loihi itself comes from Intel via INRC).
 PINNED = ("lava-nc", "lava-dl", "torch", "numpy", "h5py", "scikit-learn", "PyYAML", "tqdm",
@@ -78,8 +82,12 @@ def make_bundle(network: Path, out: Path, data: str = "digits", samples: int | N
     if not network.is_file():
         raise InputError(f"{network} is not a file; give an exported network (model.net)")
     tarball = out.name.endswith((".tar.gz", ".tgz"))
-    if not tarball and out.exists() and any(out.iterdir()):
-        raise OutputError(f"--out {out} exists and is not empty; choose a new folder")
+    if tarball:
+        check_output(out, "--out", [network])
+    else:
+        check_output_dir(out, "--out")
+        if out.exists() and any(out.iterdir()):
+            raise OutputError(f"--out {out} exists and is not empty; choose a new folder")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / (out.name.split(".")[0] if tarball else out.name)
         folder.mkdir()
@@ -107,14 +115,19 @@ def make_bundle(network: Path, out: Path, data: str = "digits", samples: int | N
         version = _version("lava-ds2ta") or "source"
         (folder / "README.md").write_text(README.format(net=network.name, gen=loihi_gen,
                                                         version=version))  # fmt: skip
-        out.parent.mkdir(parents=True, exist_ok=True)
         if tarball:
-            with tarfile.open(out, "w:gz") as tar:
+            with atomic_path(out) as tmp, tarfile.open(tmp, "w:gz") as tar:
                 tar.add(folder, arcname=folder.name)
-        else:
-            if out.exists():
-                out.rmdir()
-            shutil.copytree(folder, out)
+        else:  # copied beside the target, then renamed: never a half-written bundle
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staged = out.with_name(f".{out.name}.tmp")
+            shutil.rmtree(staged, ignore_errors=True)
+            try:
+                shutil.copytree(folder, staged)
+                os.replace(staged, out)
+            except BaseException:
+                shutil.rmtree(staged, ignore_errors=True)
+                raise
     return out
 
 
