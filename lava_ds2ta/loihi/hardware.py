@@ -229,6 +229,7 @@ def run_hardware_form(spec: NetworkSpec, x_levels: np.ndarray, record: bool = Tr
         (session.workdir / "probe").mkdir()
         probe = HardwareBuilder(spec, frames[:, :t], session.workdir / "probe").build()
         period = t + probe.output_latency
+        session.period = period  # a sample takes a whole period (for the interrupt line)
         padded = np.zeros((frames.shape[0], n * period), np.int64)
         for i in range(n):
             padded[:, i * period : i * period + t] = frames[:, i * t : (i + 1) * t]
