@@ -31,11 +31,12 @@ from lava_ds2ta.loihi.cli import main as loihi_main
 from lava_ds2ta.models.checkpoint import save_checkpoint
 from lava_ds2ta.models.cli import main as params_main
 from lava_ds2ta.report.cli import main as report_main
+from lava_ds2ta.training.ablation import main as ablation_main
 from lava_ds2ta.training.cli import main as train_main
 
 ROOT = Path(lava_ds2ta.__file__).resolve().parents[1]
 COMMANDS = {"run": run_main, "export": export_main, "train": train_main, "params": params_main,
-            "report": report_main, "loihi": loihi_main}  # fmt: skip
+            "report": report_main, "loihi": loihi_main, "ablation": ablation_main}  # fmt: skip
 SMALL = dict(embed_dim=16, num_heads=2)
 
 
@@ -245,6 +246,12 @@ CASES = [
     ("missing checkpoint", "export", "{d}/nope.pt", "checkpoint {d}/nope.pt not found"),
     # ds2ta-train
     ("empty config", "train", "--config {d}/empty.yaml", "empty.yaml is empty"),
+    ("ablation: seeds text", "ablation", "--config {d}/small.yaml --seeds x",
+     "expected an integer, got 'x'"),
+    ("ablation: unknown variant", "ablation", "--config {d}/small.yaml --variants TCSA",
+     "unknown variant 'TCSA'"),
+    ("ablation: runs under a file", "ablation", "--config {d}/small.yaml --output-dir {d}/a_file/x",
+     "lies under the file"),
     ("non-UTF-8 config", "train", "--config {d}/latin1.yaml", "is not UTF-8 text"),
     ("YAML syntax", "train", "--config {d}/syntax.yaml", "YAML error at line"),
     ("missing config", "train", "--config {d}/nope.yaml", "file not found"),

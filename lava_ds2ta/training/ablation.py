@@ -7,7 +7,7 @@ accuracy (mean and spread over the seeds) and NASAR in the form of MA-SNN's Tabl
     ds2ta-ablation --config train/configs/ds2ta_digits.yaml --variants ds2ta spikformer
 
 Variants are MA-SNN attention variants (``model.attention``; vanilla ``none``) for an MA-SNN
-config, and transformer variants (``model.name``: spikformer, ds2ta_tasa, ds2ta_nsad, ds2ta;
+config, and transformer variants (``model.name``: spikformer, ds2ta_nsad, ds2ta;
 DS2TA's Table 4 ablation, spike change against ``spikformer``) for a Spikformer/DS2TA config.
 
 Every run is a normal training run directory, ``<output-dir>/<variant>/seed<k>`` (``last.pt``,
@@ -46,9 +46,12 @@ from lava_ds2ta.training.model_factory import resolve_model_config
 from lava_ds2ta.training.spikes import spike_stats
 from lava_ds2ta.training.trainer import Trainer
 from lava_ds2ta.utils.atomic import write_text_atomic
+from lava_ds2ta.utils.cli import Parser
 from lava_ds2ta.utils.cli import add_debug_flag
+from lava_ds2ta.utils.cli import int_at_least
 from lava_ds2ta.utils.cli import run_command
 from lava_ds2ta.utils.device import select_device
+from lava_ds2ta.utils.paths import check_output_dir
 from lava_ds2ta.utils.plots import plot_ablation
 
 #: The baseline each family's spike change is measured against (the first one present).
@@ -141,7 +144,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def ablation(args: argparse.Namespace) -> None:
     raw = apply_overrides(read_yaml(args.config), args.overrides)
-    out = Path(args.output_dir or Path(raw.get("output_dir") or "runs/ablation"))
+    out = check_output_dir(args.output_dir or raw.get("output_dir") or "runs/ablation",
+                           "--output-dir")
     variants = args.variants or list(variant_key(raw)[1])
     runs = [(v, run_config(raw, v, s, out)) for v in variants for s in args.seeds]
     progress = False if args.no_progress else None
@@ -159,13 +163,13 @@ def ablation(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ds2ta-ablation", description=__doc__.split("\n")[0])
+    p = Parser(prog="ds2ta-ablation", description=__doc__.split("\n")[0])
     p.add_argument("--config", required=True, help="YAML training config (MA-SNN or DS2TA)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])
     p.add_argument(
         "--variants", nargs="+",
         help="MA-SNN attention variants (default: all 8) or transformer variants (default: "
-        "spikformer ds2ta_tasa ds2ta_nsad ds2ta)",
+        f"{' '.join(VARIANTS)})",
     )  # fmt: skip
     p.add_argument("--output-dir", help="folder of the runs (default: the config's output_dir)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
