@@ -21,6 +21,7 @@ from lava_ds2ta.export.simulate import simulate
 from lava_ds2ta.fixed_point import STATE_LIMIT
 from lava_ds2ta.layers import NetworkSpec
 from lava_ds2ta.layers import layer_type
+from lava_ds2ta.layers.base import Usage
 from lava_ds2ta.loihi.resources import Budget
 from lava_ds2ta.loihi.resources import bits_for
 from lava_ds2ta.loihi.resources import budget_dict
@@ -69,10 +70,15 @@ def _headroom(stats: dict[str, int] | None) -> float | None:
 
 
 def check_network(
-    spec: NetworkSpec, budget: Budget | None = None, levels: np.ndarray | None = None
+    spec: NetworkSpec,
+    budget: Budget | None = None,
+    levels: np.ndarray | None = None,
+    skip_layers: int = 0,
 ) -> CheckReport:
     """Check ``spec`` against Loihi 2 and estimate its resources; ``levels`` (``N, C, H, W, T``
-    integer inputs) runs the integer reference to measure ``u``/``v`` and the currents."""
+    integer inputs) runs the integer reference to measure ``u``/``v`` and the currents.
+    The first ``skip_layers`` layers are left off the chip (lava-dl netx's ``skip_layers``: an
+    input encoder the host runs) and counted as host work without cores."""
     budget = budget or Budget()
     report = CheckReport(str(spec.path), budget)
     stats: dict[int, dict[str, int]] = {}
@@ -85,6 +91,8 @@ def check_network(
             report.violations.append(f"{_where(failed)}: {exc}; over Loihi 2's 24-bit state")
     for layer in spec.layers:
         usage = layer_type(layer.type).usage(layer, spec)
+        if layer.index < skip_layers:
+            usage = Usage(place="host", note="off the chip (skip_layers): run by the host")
         where = _where(layer)
         cores = estimate_cores(usage, budget)
         st = stats.get(layer.index)

@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="64-bit synaptic-memory words per core (default 12000)")  # fmt: skip
     c.add_argument("--axons-per-core", type=int_at_least(1), default=16000)
     c.add_argument("--cores-per-chip", type=int_at_least(1), default=120)
+    c.add_argument("--skip-layers", type=int_at_least(0), default=0,
+                   help="the first N layers run off the chip, by the host (netx's skip_layers)")
 
     r = sub.add_parser("run", help="run on Loihi 2 (or its hardware form with --sim)")
     r.add_argument("network")
@@ -123,7 +125,7 @@ def _check(args: argparse.Namespace) -> int:
     levels = _levels(spec, args)[0]["levels"] if args.data else None
     budget = Budget(args.neurons_per_core, args.synmem_units, args.axons_per_core,
                     args.cores_per_chip)  # fmt: skip
-    report = check_network(spec, budget, levels)
+    report = check_network(spec, budget, levels, args.skip_layers)
     if args.json:
         text = json.dumps(report.as_dict(), indent=2)
         if args.json == "-":
