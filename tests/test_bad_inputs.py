@@ -148,6 +148,9 @@ def work(tmp_path_factory) -> Path:
     _configs(d)
     (d / "a_file").write_text("not a folder\n")
     (d / "a_dir").mkdir()
+    (d / "bundle").mkdir()  # what `submit` checks a bundle by
+    (d / "bundle" / "run_on_loihi.sh").write_text("exit 0\n")
+    (d / "bundle.tar.gz").write_bytes(b"")
     return d
 
 
@@ -220,6 +223,21 @@ CASES = [
     ("loihi: tarball in /proc", "loihi", "bundle {d}/model.net --out /proc/b.tar.gz",
      "cannot be written"),
     ("loihi: submit no bundle", "loihi", "submit {d}/a_dir --host u@h", "is not a bundle folder"),
+    ("loihi: submit a tarball", "loihi", "submit {d}/bundle.tar.gz --host u@h",
+     "unpack it first: tar xzf {d}/bundle.tar.gz"),
+    ("loihi: submit missing key", "loihi", "submit {d}/bundle --host u@h --identity {d}/nope_key",
+     "--identity {d}/nope_key: file not found"),
+    ("loihi: submit port 70000", "loihi", "submit {d}/bundle --host u@h --port 70000",
+     "--port 70000 is outside [1, 65535]"),
+    ("loihi: submit port 0", "loihi", "submit {d}/bundle --host u@h -p 0", "must be >= 1, got 0"),
+    ("loihi: submit ssh option", "loihi", "submit {d}/bundle --host u@h -o BatchMode",
+     "--ssh-option 'BatchMode' is not KEY=VALUE"),
+    ("loihi: submit host option", "loihi", "submit {d}/bundle --host=-oProxyCommand=x",
+     "--host '-oProxyCommand=x' is not a host"),
+    ("loihi: submit results in bundle", "loihi",
+     "submit {d}/bundle --host u@h --results {d}/bundle", "is inside the bundle"),
+    ("loihi: submit results under file", "loihi",
+     "submit {d}/bundle --host u@h --results {d}/a_file/r", "lies under the file"),
     ("loihi: unknown data", "loihi", "run {d}/model.net --data mnist --sim",
      "unknown dataset 'mnist'"),
     # ds2ta-export

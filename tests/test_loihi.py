@@ -229,13 +229,23 @@ def test_bundle_and_submit_with_fake_ssh(tmp_path, monkeypatch, capsys):
     assert cli.main(["submit", str(out), "--host", "me@inrc", "--remote-dir", "job1"]) == 0
     calls = log.read_text().splitlines()
     assert calls[0] == "ssh me@inrc mkdir -p job1"
-    assert calls[1] == f"rsync -az -e ssh {out}/ me@inrc:job1/"
+    assert calls[1] == f"rsync -az --exclude=/results/ -e ssh {out}/ me@inrc:job1/"
     assert calls[2] == "ssh me@inrc cd job1 && bash run_on_loihi.sh"
     assert calls[3] == f"rsync -az -e ssh me@inrc:job1/results/ {out}/results/"
     capsys.readouterr()
     log.unlink()
     assert cli.main(["submit", str(out), "--host", "me@inrc", "--dry-run"]) == 0
     assert not log.exists() and "run_on_loihi.sh" in capsys.readouterr().out
+    key = tmp_path / "key"
+    key.write_text("not a real key\n")
+    assert cli.main(["submit", str(out), "--host", "me@inrc", "-i", str(key), "-p", "2222",
+                     "-o", "BatchMode=yes", "--remote-python", "venv/bin/python"]) == 0
+    calls = log.read_text().splitlines()
+    ssh = f"ssh -i {key} -p 2222 -o BatchMode=yes"
+    assert calls[0] == f"{ssh} me@inrc mkdir -p ds2ta_bundle"
+    assert calls[1] == f"rsync -az --exclude=/results/ -e {ssh} {out}/ me@inrc:ds2ta_bundle/"
+    run = "cd ds2ta_bundle && PYTHON=venv/bin/python bash run_on_loihi.sh"
+    assert calls[2] == f"{ssh} me@inrc {run}"
 
 
 def test_bundle_script_falls_back_to_the_cpu_backend(tmp_path):

@@ -3,18 +3,21 @@
 ``make_bundle`` writes ``model.net``, ``run_on_loihi.sh`` (sets ``SLURM``, ``LOIHI_GEN`` and
 ``PARTITION`` or ``BOARD``; runs ``ds2ta-loihi run`` when lava-loihi is installed, else says so
 and runs ``ds2ta-run-cpu``), ``requirements.txt`` (pinned), the lava_ds2ta source
-(``src/``) and a README. ``submit_commands`` gives the rsync/ssh commands that copy a bundle to
-the INRC VM, run it and fetch its ``results/``.
+(``src/``, first on the script's ``PYTHONPATH``) and a README. ``submit_commands`` gives the
+rsync/ssh commands (with ssh's ``-i``/``-p``/``-o`` from :class:`SshOptions`) that copy a bundle
+to the INRC VM, run it and fetch its ``results/``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -32,6 +35,7 @@ RUN_SCRIPT = """#!/usr/bin/env bash
 # Run {net} on Loihi 2 (INRC VM), or on Lava's CPU backend where lava-loihi is absent.
 set -euo pipefail
 cd "$(dirname "$0")"
+export PYTHONPATH="$PWD/src${{PYTHONPATH:+:$PYTHONPATH}}"  # this bundle's lava_ds2ta first
 export SLURM="${{SLURM:-1}}"
 export LOIHI_GEN="${{LOIHI_GEN:-{gen}}}"
 {placement}
@@ -62,8 +66,10 @@ The script sets `SLURM=1` and `LOIHI_GEN={gen}` (override them in the environmen
 `results/report.json`. Without lava-loihi it says so and runs the same data through Lava's CPU
 backend (`ds2ta-run-cpu`), which reproduces the trained model's accuracy bit-exactly.
 
-From your own machine: `ds2ta-loihi submit <this folder> --host USER@HOST` copies it, runs it and
-fetches `results/` (`--dry-run` prints the commands).
+From your own machine: `ds2ta-loihi submit <this folder> --host USER@HOST [--identity KEY]
+[--port P] [--ssh-option KEY=VALUE] [--remote-python venv/bin/python]` copies it, runs it and
+fetches `results/` back into this folder (`--results DIR` elsewhere; `--dry-run` prints the
+commands).
 """
 
 
@@ -131,36 +137,124 @@ def make_bundle(network: Path, out: Path, data: str = "digits", samples: int | N
     return out
 
 
+@dataclass(frozen=True)
+class SshOptions:
+    """How ``ssh`` (and ``rsync -e``) reach the host: ssh's ``-i``, ``-p`` and ``-o``."""
+
+    identity: Path | None = None
+    port: int | None = None
+    options: tuple[str, ...] = ()  #: ``KEY=VALUE`` entries, each passed as ``-o KEY=VALUE``
+
+    def check(self) -> None:
+        """One-line :class:`InputError` for a missing identity file, a port outside
+        ``[1, 65535]`` or an option that is not ``KEY=VALUE``."""
+        if self.identity is not None and not Path(self.identity).is_file():
+            raise InputError(f"--identity {self.identity}: file not found; give the private key "
+                             "file (as ssh -i)")  # fmt: skip
+        if self.port is not None and not 1 <= self.port <= 65535:
+            raise InputError(f"--port {self.port} is outside [1, 65535]")
+        for option in self.options:
+            key, eq, _ = option.partition("=")
+            if not eq or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", key):
+                raise InputError(f"--ssh-option {option!r} is not KEY=VALUE "
+                                 "(e.g. StrictHostKeyChecking=accept-new)")  # fmt: skip
+
+    def argv(self) -> list[str]:
+        """The ssh arguments, e.g. ``['-i', 'key', '-p', '2222', '-o', 'BatchMode=yes']``."""
+        out = ["-i", str(self.identity)] if self.identity is not None else []
+        if self.port is not None:
+            out += ["-p", str(self.port)]
+        for option in self.options:
+            out += ["-o", option]
+        return out
+
+
+def _check_host(host: str, remote_dir: str) -> None:
+    if not host or host.startswith("-") or any(c.isspace() for c in host):
+        raise InputError(f"--host {host!r} is not a host; give USER@HOST (or HOST)")
+    if not remote_dir or remote_dir.startswith("-") or "\n" in remote_dir:
+        raise InputError(f"--remote-dir {remote_dir!r} is not a folder name; give a path "
+                         "relative to the remote home, or absolute")  # fmt: skip
+
+
+def results_folder(bundle: Path, results: Path | None) -> Path:
+    """Where ``submit`` fetches the remote ``results/``: ``bundle/results`` by default; a
+    ``--results`` folder is checked: never the bundle folder itself or one of its inputs."""
+    if results is None:
+        results = bundle / "results"
+    here, inside = Path(os.path.abspath(results)), Path(os.path.abspath(bundle))
+    if here == inside or (here.is_relative_to(inside)
+                          and not here.is_relative_to(inside / "results")):  # fmt: skip
+        raise OutputError(f"--results {results} is inside the bundle {bundle}, among its inputs; "
+                          f"give {bundle / 'results'} or a folder outside it")  # fmt: skip
+    return check_output_dir(results, "--results")
+
+
 def submit_commands(bundle: Path, host: str, remote_dir: str, ssh: str = "ssh",
-                    args: tuple[str, ...] = ()) -> list[list[str]]:  # fmt: skip
-    """The commands that copy ``bundle`` to ``host:remote_dir``, run it there and fetch its
-    ``results/`` back into ``bundle/results``."""
-    run = f"cd {shlex.quote(remote_dir)} && bash run_on_loihi.sh"
+                    args: tuple[str, ...] = (), options: SshOptions = SshOptions(),
+                    results: Path | None = None,
+                    remote_python: str | None = None) -> list[list[str]]:  # fmt: skip
+    """The commands that copy ``bundle`` (without its ``results/``) to ``host:remote_dir``, run
+    it there (with ``PYTHON=remote_python`` when given) and fetch its ``results/`` back into
+    ``results`` (default ``bundle/results``). ``options`` go to every ssh, also rsync's."""
+    ssh_cmd = [ssh, *options.argv()]
+    rsh = " ".join(shlex.quote(c) for c in ssh_cmd)
+    where = shlex.quote(remote_dir)
+    run = f"cd {where} && "
+    if remote_python:
+        run += f"PYTHON={shlex.quote(remote_python)} "
+    run += "bash run_on_loihi.sh"
     if args:
         run += " " + " ".join(shlex.quote(a) for a in args)
+    fetched = results if results is not None else bundle / "results"
     return [
-        [ssh, host, f"mkdir -p {shlex.quote(remote_dir)}"],
-        ["rsync", "-az", "-e", ssh, f"{bundle}/", f"{host}:{remote_dir}/"],
-        [ssh, host, run],
-        ["rsync", "-az", "-e", ssh, f"{host}:{remote_dir}/results/", f"{bundle}/results/"],
+        [*ssh_cmd, host, f"mkdir -p {where}"],
+        ["rsync", "-az", "--exclude=/results/", "-e", rsh, f"{bundle}/", f"{host}:{remote_dir}/"],
+        [*ssh_cmd, host, run],
+        ["rsync", "-az", "-e", rsh, f"{host}:{remote_dir}/results/", f"{fetched}/"],
     ]
 
 
-def submit(bundle: Path, host: str, remote_dir: str, dry_run: bool = False,
-           ssh: str = "ssh") -> list[list[str]]:  # fmt: skip
-    """Run :func:`submit_commands` (or only print them with ``dry_run``)."""
+#: What a failed step says (its exit code is added).
+STEP_FAILED = (
+    "creating the remote folder on {host} failed; check the host, your ssh key (--identity) and "
+    "--port",
+    "copying the bundle to {host} failed; is rsync installed there?",
+    "the run on {host} failed; its output is above",
+    "fetching results/ from {host} failed (did the run write any?)",
+)
+
+
+def submit(bundle: Path, host: str, remote_dir: str, dry_run: bool = False, ssh: str = "ssh",
+           options: SshOptions = SshOptions(), results: Path | None = None,
+           remote_python: str | None = None) -> list[list[str]]:  # fmt: skip
+    """Run :func:`submit_commands` (or only print them with ``dry_run``); returns them.
+
+    Everything is checked before the first command: the bundle folder, the host, the ssh
+    options (a missing identity file) and the results folder."""
+    bundle = Path(bundle)
     if not (bundle / "run_on_loihi.sh").is_file():
-        raise InputError(f"{bundle} is not a bundle folder (no run_on_loihi.sh); "
+        packed = bundle.is_file() and bundle.name.endswith((".tar.gz", ".tgz"))
+        hint = f" (unpack it first: tar xzf {bundle})" if packed else ""
+        raise InputError(f"{bundle} is not a bundle folder (no run_on_loihi.sh){hint}; "
                          "make one with ds2ta-loihi bundle")  # fmt: skip
-    commands = submit_commands(bundle, host, remote_dir, ssh)
-    for cmd in commands:
+    _check_host(host, remote_dir)
+    options.check()
+    fetched = results_folder(bundle, None if results is None else Path(results))
+    commands = submit_commands(bundle, host, remote_dir, ssh, (), options, fetched,
+                               remote_python)  # fmt: skip
+    for step, cmd in enumerate(commands):
         print(" ".join(shlex.quote(c) for c in cmd), flush=True)
         if dry_run:
             continue
         if shutil.which(cmd[0]) is None:
             raise InputError(f"{cmd[0]} is not installed here; install it or use --dry-run")
+        if step == len(commands) - 1:
+            fetched.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(cmd)
         if done.returncode != 0:
-            raise InputError(f"`{cmd[0]}` failed with exit code {done.returncode}; "
-                             f"check the host {host} and your ssh keys")  # fmt: skip
+            raise InputError(f"{STEP_FAILED[step].format(host=host)} "
+                             f"(`{cmd[0]}` exit code {done.returncode})")  # fmt: skip
+    if not dry_run:
+        print(f"results of the run on {host}:{remote_dir} fetched into {fetched}/", flush=True)
     return commands

@@ -6,7 +6,8 @@
     ds2ta-loihi run model.net --data digits [--profile power,time,memory,activity]
                                 [--partition P | --board B] [--loihi-gen N3B3]
     ds2ta-loihi bundle model.net --out bundle/ (or bundle.tar.gz) [--data digits --samples N]
-    ds2ta-loihi submit bundle/ --host USER@HOST [--remote-dir DIR] [--dry-run]
+    ds2ta-loihi submit bundle/ --host USER@HOST [--remote-dir DIR] [--identity KEY] [--port P]
+                      [--ssh-option KEY=VALUE ...] [--remote-python PY] [--results DIR] [--dry-run]
 
 ``check`` exits 1 when the model breaks a Loihi 2 limit (each listed on one line). ``run --sim``
 runs the hardware-form graph on ``Loihi2SimCfg`` and compares every layer with the integer
@@ -28,6 +29,7 @@ from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.errors import InputError
 from lava_ds2ta.export.reader import read_network
+from lava_ds2ta.loihi.bundle import SshOptions
 from lava_ds2ta.loihi.bundle import make_bundle
 from lava_ds2ta.loihi.bundle import submit
 from lava_ds2ta.loihi.check import check_network
@@ -98,7 +100,19 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("submit", help="copy a bundle to the INRC VM, run it, fetch results")
     s.add_argument("bundle")
     s.add_argument("--host", required=True, help="USER@HOST of the INRC VM")
-    s.add_argument("--remote-dir", default="ds2ta_bundle")
+    s.add_argument("--remote-dir", default="ds2ta_bundle",
+                   help="folder on the host, relative to its home or absolute "
+                        "(default ds2ta_bundle)")  # fmt: skip
+    s.add_argument("--identity", "-i", metavar="KEY", help="private key file (ssh -i)")
+    s.add_argument("--port", "-p", type=int_at_least(1), help="ssh port of the host (ssh -p)")
+    s.add_argument("--ssh-option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                   help="an ssh option (ssh -o), repeatable; also used by rsync")  # fmt: skip
+    s.add_argument("--remote-python", metavar="PY",
+                   help="Python on the host with the requirements installed, e.g. "
+                        "venv/bin/python (default python3 on its PATH)")  # fmt: skip
+    s.add_argument("--results", metavar="DIR",
+                   help="local folder the run's results/ are fetched into "
+                        "(default BUNDLE/results)")  # fmt: skip
     s.add_argument("--dry-run", action="store_true", help="print the commands only")
     return p
 
@@ -181,7 +195,10 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    submit(Path(args.bundle), args.host, args.remote_dir, args.dry_run)
+    options = SshOptions(args.identity and Path(args.identity), args.port,
+                         tuple(args.ssh_option))  # fmt: skip
+    submit(Path(args.bundle), args.host, args.remote_dir, args.dry_run, options=options,
+           results=args.results and Path(args.results), remote_python=args.remote_python)
     return 0
 
 
