@@ -132,6 +132,42 @@ def test_ma_snn_tcsa_hardware_form_equals_pytorch(tmp_path):
     assert host.count(*_names(GatedLIF)) == 4
 
 
+def test_ds2ta_with_tcsa_patch_splitting_hardware_form_is_exact(tmp_path):
+    """A tiny ``ds2ta`` whose patch-splitting stages are MA-SNN TCSA ``gatedConv`` layers: their
+    host ``GatedLIF`` spikes are delayed by relays on neuro cores (the residual with the RPE and
+    the TASA taps). Every layer and the logits equal the PyTorch eval model's on 2 samples."""
+    import torch
+
+    from lava_ds2ta import create_model
+    from lava_ds2ta.export import input_levels
+    from lava_ds2ta.init import data_init
+
+    torch.manual_seed(0)
+    model = create_model("ds2ta", preset="tiny", sps_attention="TCSA")
+    c = model.config
+    shape = (6, c.in_channels, c.img_size, c.img_size, c.time_steps)
+    x = (torch.rand(shape) < 0.2).float() * torch.randint(1, 3, shape)  # sparse event counts
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("mlp.w1", "spatial.weight")):
+                p.add_(0.2 * torch.rand_like(p))  # gates that vary (as briefly_trained)
+    data_init(model, x[:4])
+    model.eval()
+    spec = read_network(export_model(model, tmp_path / "model.net"))
+    x = x[4:]
+    result = run_hardware_form(spec, input_levels(spec, x.numpy()))
+    expected, index = record_layers(model, x), layer_indices(model)
+    compared = [n for n in expected if index[n] in result.spikes]
+    assert len(compared) == len(result.spikes) == 13
+    assert sum(spec.layers[index[n]].type == "gatedConv" for n in compared) == 4
+    for name in compared:
+        assert expected[name].sum() > 0, f"{name} is silent: the test would prove nothing"
+        np.testing.assert_array_equal(result.spikes[index[name]], expected[name], err_msg=name)
+    with torch.no_grad():
+        logits = model(x).double().numpy()
+    np.testing.assert_array_equal(result.logits, np.rint(spec.logit_scale * logits))
+
+
 def test_checker_passes_the_fixture_with_measured_headroom(small):
     spec, x, _ = small
     report = check_network(spec, levels=x["levels"])

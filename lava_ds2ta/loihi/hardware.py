@@ -188,7 +188,7 @@ class HardwareBuilder(NetworkBuilder):
         while proc is None and hasattr(port, "_parent_port"):  # virtual ports
             port = port._parent_port
             proc = getattr(port, "process", None)
-        return isinstance(proc, LIF)
+        return isinstance(proc, (LIF, GatedLIF))  # GatedLIF: MA-SNN's binary spikes (host)
 
     # --------------------------------------------------------------------- synapses
     def dense(self, layer: LayerSpec, w: np.ndarray, x: Signal, mantissas: bool = False) -> Dense:
