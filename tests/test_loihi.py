@@ -1,4 +1,5 @@
-"""Loihi 2: the hardware-form graph (bit-exact, standard processes), the checker and resource
+"""Loihi 2: the hardware-form graph (bit-exact, standard processes; the tiny ds2ta and an MA-SNN
+TCSA net), the checker and resource
 estimate (broken models, direct counts, PilotNet SDNN cores), the command's messages, bundles and
 their submission (fake ssh/rsync recording their argv)."""
 
@@ -14,23 +15,35 @@ import numpy as np
 import pytest
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import Dense
+from lava.proc.graded.process import GradedVec
 from lava.proc.lif.process import LIF
 from lava.proc.lif.process import LIFReset
 from lava.proc.sparse.process import Sparse
+from test_ma_snn_deploy import briefly_trained
 
 from lava_ds2ta.deploy.compare import load_test_inputs
+from lava_ds2ta.export import layer_indices
+from lava_ds2ta.export import record_layers
 from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.export.simulate import simulate
+from lava_ds2ta.export.writer import export_model
 from lava_ds2ta.loihi import cli
+from lava_ds2ta.loihi import hardware
 from lava_ds2ta.loihi.check import check_network
 from lava_ds2ta.loihi.hardware import graph_processes
 from lava_ds2ta.loihi.hardware import run_hardware_form
+from lava_ds2ta.proc.gate.process import GatedLIF
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ds2ta_small.net"
 WHEEL_NETX = Path(sys.prefix) / "lib/python3.10/site-packages/tests/lava/lib/dl/netx/gts"
 #: Cores per layer of lava-dl's PilotNet SDNN on Loihi 2 as Intel's compiler printed them
 #: (tutorials/lava/lib/dl/netx/pilotnet_sdnn/benchmark.ipynb): conv1..conv5, dense 100/50/10/1.
 PILOTNET_CORES = [25, 13, 3, 3, 2, 12, 1, 1, 1]
+
+
+def _names(*classes: type) -> set[str]:
+    """``module.Class`` of each class, as :func:`graph_processes` lists them."""
+    return {f"{c.__module__}.{c.__name__}" for c in classes}
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +68,16 @@ def test_hardware_form_is_bit_exact_and_uses_standard_processes(small):
         np.testing.assert_array_equal(result.spikes[i], ref[i], err_msg=spec.layers[i].name)
     assert sides["other"] == []
     for entry in sides["neuro"]:
-        assert entry.split(":")[0] in {f"{c.__module__}.{c.__name__}"
-                                       for c in (Conv, Dense, Sparse, LIF, LIFReset)}
+        assert entry.split(":")[0] in _names(Conv, Dense, Sparse, LIF, LIFReset)
     host = {e.split(":")[0].rsplit(".", 1)[1] for e in sides["host"]}
     assert host == {"SpikingAttention", "FrameSource", "Recorder"}
 
 
-def test_hardware_form_is_bit_exact_when_biases_fire_before_the_sample(small):
+def test_hardware_form_is_bit_exact_when_biases_fire_before_the_sample(small, monkeypatch):
     """Trained models have biases that make a layer fire from its bias alone in the steps
     before its sample arrives (its LIFReset resets it only then). A TASA tap reading ``m``
-    steps back must not see those spikes: the relays feeding the taps are gated."""
+    steps back must not see those spikes: the relays feeding the taps are gated. The states
+    cleared between samples matter: without the clearing the second sample differs."""
     spec, x, _ = small
     spec = read_network(spec.path)
     # sps.stages.3 and sps.rpe (the TASA input's summands) and q/k/v (the attention, read by
@@ -79,6 +92,80 @@ def test_hardware_form_is_bit_exact_when_biases_fire_before_the_sample(small):
     for i, spikes in sorted(result.spikes.items()):
         np.testing.assert_array_equal(spikes, ref[i], err_msg=spec.layers[i].name)
     np.testing.assert_array_equal(result.logits, logits)
+    monkeypatch.setattr(hardware, "clearing_models", lambda *args: {})
+    result = run_hardware_form(spec, x["levels"])
+    assert not all(np.array_equal(s, ref[i]) for i, s in result.spikes.items())
+
+
+def test_ma_snn_tcsa_hardware_form_equals_pytorch(tmp_path):
+    """MA-SNN's dvs-digits TCSA net (briefly trained, every layer spiking; TA on all 4 layers):
+    ``Conv`` -> graded relays (``GradedVec``) on neuro cores, ``GatedLIF`` on the host. On 3 test
+    samples every layer's spikes and the logits equal the PyTorch eval model's; each sample takes
+    ``T + latency`` steps, the latency holding ``T`` per TA layer."""
+    import torch
+
+    model = briefly_trained("TCSA")
+    spec = read_network(export_model(model, tmp_path / "model.net"))
+    x, _ = load_test_inputs(spec, "dvs-digits", 3)
+    sides = {}
+    result = run_hardware_form(
+        spec, x["levels"], on_build=lambda net: sides.update(graph_processes(net.processes))
+    )
+    expected = record_layers(model, x["float"])
+    index = layer_indices(model)
+    gated = [layer.index for layer in spec.layers if layer.type == "gatedConv"]
+    assert len(gated) == 4 and sorted(result.spikes) == gated
+    for name, ref in expected.items():
+        if index[name] in result.spikes:
+            assert ref.sum() > 0, f"{name} is silent: the test would prove nothing"
+            np.testing.assert_array_equal(result.spikes[index[name]], ref, err_msg=name)
+    with torch.no_grad():
+        logits = model(x["float"]).double().numpy()
+    np.testing.assert_array_equal(result.logits, np.rint(spec.logit_scale * logits))
+    t = spec.time_steps
+    assert result.num_steps == 3 * (t + 4 + 4 * t + 2)  # a Conv hop and T per layer, readout 2
+    assert sides["other"] == []
+    neuro = [e.split(":")[0] for e in sides["neuro"]]
+    assert set(neuro) <= _names(Conv, GradedVec, Dense)
+    assert neuro.count(*_names(GradedVec)) == 4  # one relay per gated layer
+    host = [e.split(":")[0] for e in sides["host"]]
+    assert host.count(*_names(GatedLIF)) == 4
+
+
+def test_ds2ta_with_tcsa_patch_splitting_hardware_form_is_exact(tmp_path):
+    """A tiny ``ds2ta`` whose patch-splitting stages are MA-SNN TCSA ``gatedConv`` layers: their
+    host ``GatedLIF`` spikes are delayed by relays on neuro cores (the residual with the RPE and
+    the TASA taps). Every layer and the logits equal the PyTorch eval model's on 2 samples."""
+    import torch
+
+    from lava_ds2ta import create_model
+    from lava_ds2ta.export import input_levels
+    from lava_ds2ta.init import data_init
+
+    torch.manual_seed(0)
+    model = create_model("ds2ta", preset="tiny", sps_attention="TCSA")
+    c = model.config
+    shape = (6, c.in_channels, c.img_size, c.img_size, c.time_steps)
+    x = (torch.rand(shape) < 0.2).float() * torch.randint(1, 3, shape)  # sparse event counts
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("mlp.w1", "spatial.weight")):
+                p.add_(0.2 * torch.rand_like(p))  # gates that vary (as briefly_trained)
+    data_init(model, x[:4])
+    model.eval()
+    spec = read_network(export_model(model, tmp_path / "model.net"))
+    x = x[4:]
+    result = run_hardware_form(spec, input_levels(spec, x.numpy()))
+    expected, index = record_layers(model, x), layer_indices(model)
+    compared = [n for n in expected if index[n] in result.spikes]
+    assert len(compared) == len(result.spikes) == 13
+    assert sum(spec.layers[index[n]].type == "gatedConv" for n in compared) == 4
+    for name in compared:
+        assert expected[name].sum() > 0, f"{name} is silent: the test would prove nothing"
+        np.testing.assert_array_equal(result.spikes[index[name]], expected[name], err_msg=name)
+    with torch.no_grad():
+        logits = model(x).double().numpy()
+    np.testing.assert_array_equal(result.logits, np.rint(spec.logit_scale * logits))
 
 
 def test_checker_passes_the_fixture_with_measured_headroom(small):

@@ -202,6 +202,12 @@ class NetworkBuilder:
         self.add(proc)
         return proc.a_out.flatten(), proc
 
+    def host_input(self, port: OutPort, name: str) -> OutPort:
+        """The synaptic current ``port`` (flat) as a host process reads it: here the port itself
+        (Lava passes a synapse's output to any process); the hardware form sends it through
+        graded relay neurons (:class:`~lava_ds2ta.loihi.hardware.HardwareBuilder`)."""
+        return port
+
     def connect(
         self, signal: Signal, in_port: InPort, target: int | None = None,
         shape: tuple[int, ...] | None = None,

@@ -13,8 +13,9 @@ when its datasets are). With ``a`` the ``conv`` current (weight units), in state
 
 with the gates of :mod:`lava_ds2ta.gate.reference` (docs/ma-snn.md, docs/hdf5-format.md). The
 neuron has no current memory (``iDecay`` 4096). Lava: Lava's shared-weight ``Conv`` (one step)
-feeding one :class:`~lava_ds2ta.proc.gate.process.GatedLIF` process; TA buffers the sample's
-``T`` steps, so a layer with TA answers ``T`` steps later.
+feeding one :class:`~lava_ds2ta.proc.gate.process.GatedLIF` process (in the hardware form through
+graded relay neurons, Lava's ``GradedVec``); TA buffers the sample's ``T`` steps, so a layer with
+TA answers ``T`` steps later.
 """
 
 from __future__ import annotations
@@ -227,9 +228,9 @@ class GatedConvLayer(ConvLayer):
             input_shape=(w * k, h * k, c), pool=k, bias=bias,
             v_decay=int(layer.neuron["vDecay"]), vth=int(layer.neuron["vThMant"]),
             reset_interval=net.period, reset_offset=net.reset_offset(latency),
-            name=layer.name or f"layer{layer.index}", **gates,
+            time_steps=net.spec.time_steps, name=layer.name or f"layer{layer.index}", **gates,
         )  # fmt: skip
-        port.connect(proc.a_in)
+        net.host_input(port, proc.name).connect(proc.a_in)
         net.add(proc)
         out = latency + self.delay_steps(layer, net.spec)
         return Signal([(proc.s_out, out)], layer.shape, probe=proc.s_out)

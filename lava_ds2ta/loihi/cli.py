@@ -2,7 +2,8 @@
 
     ds2ta-loihi check model.net [--data digits --samples 4] [--json] [--neurons-per-core N]
                                 [--synmem-units U] [--cores-per-chip C] [--time-steps T]
-    ds2ta-loihi run model.net --data digits [--samples N] --sim [--report r.json]
+    ds2ta-loihi run model.net --data digits [--samples N] --sim [--checkpoint CKPT]
+                                [--report r.json]
     ds2ta-loihi run model.net --data digits [--profile power,time,memory,activity]
                                 [--partition P | --board B] [--loihi-gen N3B3]
     ds2ta-loihi bundle model.net --out bundle/ (or bundle.tar.gz) [--data digits --samples N]
@@ -11,7 +12,8 @@
 
 ``check`` exits 1 when the model breaks a Loihi 2 limit (each listed on one line). ``run --sim``
 runs the hardware-form graph on ``Loihi2SimCfg`` and compares every layer with the integer
-reference; without ``--sim`` it needs Intel's lava-loihi.
+reference (with ``--checkpoint``: the PyTorch eval model); without ``--sim`` it needs Intel's
+lava-loihi.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from lava.utils import loihi
 from lava_ds2ta.deploy.compare import compare_with_torch
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.errors import InputError
+from lava_ds2ta.export.match import load_matching_model
 from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.loihi.bundle import SshOptions
 from lava_ds2ta.loihi.bundle import make_bundle
@@ -82,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("network")
     data_args(r, None)
     r.add_argument("--sim", action="store_true", help="hardware form on Loihi2SimCfg (CPU)")
+    r.add_argument("--checkpoint", help="with --sim: PyTorch checkpoint to compare with "
+                   "(default: the integer simulation of the file)")  # fmt: skip
     r.add_argument("--report", help="JSON report path (default: next to the network)")
     r.add_argument("--profile", default="", help=f"comma list of {', '.join(PROFILERS)}")
     r.add_argument("--partition", help="SLURM partition of the INRC cloud (e.g. oheogulch)")
@@ -158,8 +163,9 @@ def _run(args: argparse.Namespace) -> int:
     if not args.sim:
         return _run_hardware(args)
     path = Path(args.report) if args.report else Path(args.network).with_suffix(".loihi.json")
-    check_output(path, "--report", [args.network])
+    check_output(path, "--report", [args.network, args.checkpoint])
     spec = _spec(args)
+    model = load_matching_model(args.checkpoint, spec) if args.checkpoint else None
     x, y = _levels(spec, args)
     sides: dict[str, list[str]] = {}
     result = run_hardware_form(spec, x["levels"], on_build=lambda net: sides.update(
@@ -167,14 +173,21 @@ def _run(args: argparse.Namespace) -> int:
     report = {"network": str(args.network), "data": args.data, "samples": int(len(y)),
               "backend": "Loihi2SimCfg fixed_pt, hardware form",
               "accuracy": float((result.predictions == y).mean()),
+              "steps": result.num_steps, "seconds": result.seconds,
+              "startup_seconds": result.startup_seconds,
+              "steps_per_second": result.steps_per_second,
               "processes": {k: len(v) for k, v in sides.items()}, "graph": sides}  # fmt: skip
-    report.update(compare_with_torch(spec, x, result, None))
+    report.update(compare_with_torch(spec, x, result, args.checkpoint, model))
+    report["reference_accuracy"] = float((np.asarray(report["reference_predictions"]) == y).mean())
     exact = all(r["exact"] for r in report["layers"]) and report["logit_agreement"] == 1.0
     write_text_atomic(path, json.dumps(report, indent=2))
     print(f"hardware form on Loihi2SimCfg: {len(y)} {args.data} samples, accuracy "
-          f"{100 * report['accuracy']:.2f} %, {len(sides['neuro'])} neuro-core processes "
-          f"(Lava standard), {len(sides['host'])} host processes; every layer "
-          f"{'bit-exact' if exact else 'NOT exact'} with the integer reference; report {path}")
+          f"{100 * report['accuracy']:.2f} % (reference {100 * report['reference_accuracy']:.2f} "
+          f"%), {result.num_steps} steps in {result.seconds:.1f} s "
+          f"({result.steps_per_second:.1f} steps/s after the first), {len(sides['neuro'])} "
+          f"neuro-core processes (Lava standard), {len(sides['host'])} host processes; every "
+          f"layer {'bit-exact' if exact else 'NOT exact'} with the {report['reference']}; "
+          f"report {path}")  # fmt: skip
     return 0 if exact else 1
 
 

@@ -11,17 +11,23 @@
 - the relay chains of TASA taps start with an AND gate of the spike and an enable from a clock
   register (one ``LIF`` and a shift ``Sparse``), so that a tap never reads the spikes a layer
   fires from its bias before its sample arrives;
+- MA-SNN's ``gatedConv``: ``Conv`` into graded relay neurons (Lava's ``GradedVec``, threshold
+  0: the current as a 24-bit graded spike, no state) read by the host's
+  :class:`~lava_ds2ta.proc.gate.process.GatedLIF` (pooling, gates, gated LIF);
 - residual sums: no process; every reader gets the summands on its own synapses (graded input);
 - the readout: a ``Conv`` of ones (token sum) into a ``Dense`` (graded, 8-bit weights);
-- host/embedded side only: the attention product (``Q K^T``, NSAD lookup, ``A V``:
-  :class:`~lava_ds2ta.proc.attention.process.SpikingAttention`), the input frames
+- host/embedded side only: MA-SNN's gated neurons, the attention product (``Q K^T``, NSAD
+  lookup, ``A V``: :class:`~lava_ds2ta.proc.attention.process.SpikingAttention`), the input frames
   (:class:`~lava_ds2ta.proc.source.process.FrameSource`) and the recorders (probes).
 
 Samples are isolated as on hardware, by the host: every sample runs ``T + latency`` steps (zero
-frames after its ``T``) and then every state of the graph (``u``, ``v``, synapse buffers) is
-cleared (:func:`run_hardware_form`). On the CPU the ``Conv`` processes run our exact BLAS
-models (:data:`~lava_ds2ta.proc.conv.models.FAST_MODELS`), which apply ``weight_exp`` as
-Lava's ``Dense`` does (accumulate, then shift).
+frames after its ``T``) and then every per-sample state of the graph (:data:`STATE_VARS`: ``u``,
+``v``, synapse buffers, GatedLIF's TA buffers) is cleared (:func:`run_hardware_form`). In the
+simulation each process's model does that clearing itself at the start of every period
+(:func:`clearing_models`): Lava's ``Var.set`` sends a Var one element per message, which for
+the MA-SNN TCSA net (155 594 state elements) took 5.6 s per sample. On the CPU the ``Conv``
+processes run our exact BLAS models (:data:`~lava_ds2ta.proc.conv.models.FAST_MODELS`), which
+apply ``weight_exp`` as Lava's ``Dense`` does (accumulate, then shift).
 """
 
 from __future__ import annotations
@@ -32,10 +38,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from lava.magma.compiler.compiler_graphs import ProcGroupDiGraphs
+from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.process.ports.ports import InPort
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import Dense
+from lava.proc.graded.process import GradedVec
 from lava.proc.lif.process import LIF
 from lava.proc.sparse.process import Sparse
 
@@ -59,11 +68,14 @@ from lava_ds2ta.proc.recorder.process import Recorder
 from lava_ds2ta.proc.source.process import FrameSource
 
 #: Lava's standard processes that Loihi 2 neuro cores run.
-NEURO_CORE_PROCESSES = (Conv, Dense, Sparse, LIF)
+NEURO_CORE_PROCESSES = (Conv, Dense, Sparse, LIF, GradedVec)
 #: Our processes that run on the host or the embedded cores (never on neuro cores).
 HOST_PROCESSES = (SpikingAttention, GatedLIF, FrameSource, Recorder)
-#: State variables cleared between samples (neuron states and synapse buffers).
-STATE_VARS = ("u", "v", "a_buf", "a_buff")
+#: State variables cleared between samples: neuron states, synapse buffers, and GatedLIF's
+#: potential ``v``, TA buffer ``x_buf`` and gated currents ``gated`` (not its weights).
+STATE_VARS = ("u", "v", "a_buf", "a_buff", "x_buf", "gated")
+#: Processes without state across steps (nothing to clear).
+MEMORYLESS = (GradedVec,)
 
 
 class PortGroup:
@@ -161,13 +173,22 @@ class HardwareBuilder(NetworkBuilder):
                 port = self.relay(port, target - lat, lat if gated else None)
             (port if shape is None else port.reshape(shape)).connect(in_port)
 
+    def host_input(self, port: Any, name: str) -> Any:
+        """A synapse's current sent to a host process: graded relay neurons (``GradedVec``,
+        threshold 0) carry it in 24-bit graded spikes, in the same step (neurons cost no step)."""
+        relay = GradedVec(shape=tuple(port.shape), vth=0)
+        relay.name = f"{name}.relay"
+        port.connect(relay.a_in)
+        self.add(relay)
+        return relay.s_out
+
     @staticmethod
     def _binary_port(port: Any) -> bool:
         proc = port.process if hasattr(port, "process") else None
         while proc is None and hasattr(port, "_parent_port"):  # virtual ports
             port = port._parent_port
             proc = getattr(port, "process", None)
-        return isinstance(proc, LIF)
+        return isinstance(proc, (LIF, GatedLIF))  # GatedLIF: MA-SNN's binary spikes (host)
 
     # --------------------------------------------------------------------- synapses
     def dense(self, layer: LayerSpec, w: np.ndarray, x: Signal, mantissas: bool = False) -> Dense:
@@ -219,15 +240,47 @@ def graph_processes(net_processes: list[Any]) -> dict[str, list[str]]:
     return out
 
 
+def clearing_models(processes: list[Any], period: int, cfg: Loihi2SimCfg) -> dict[type, type]:
+    """The host's clearing between samples, done by the models: for every process class of the
+    graph with per-sample state (:data:`STATE_VARS`), the ProcessModel ``cfg`` selects for it,
+    extended to zero those Vars at the start of every period (steps ``1 + k period``, ``k >= 1``;
+    Lava counts steps from 1), exactly as ``Var.set`` of zeros between two ``period``-step runs
+    would, without Lava's element-per-message ``Var.set``. For ``cfg.exception_proc_model_map``."""
+    out: dict[type, type] = {}
+    for proc in processes:
+        names = tuple(v.name for v in proc.vars if v.name in STATE_VARS)
+        if type(proc) in out or isinstance(proc, MEMORYLESS) or not names:
+            continue
+        model = cfg.select(proc, ProcGroupDiGraphs._find_proc_models(proc))
+        out[type(proc)] = _clearing(model, names, period)
+    return out
+
+
+def _clearing(model: type, names: tuple[str, ...], period: int) -> type:
+    """``model`` whose ``run_spk`` first zeroes ``names`` at the start of every period."""
+    if not issubclass(model, PyLoihiProcessModel):
+        raise TypeError(f"{model.__name__}: only Loihi-protocol Python models can be cleared")
+
+    def run_spk(self) -> None:
+        if self.time_step > 1 and (self.time_step - 1) % period == 0:
+            for name in names:
+                getattr(self, name)[...] = 0
+        model.run_spk(self)
+
+    return type(f"Clearing{model.__name__}", (model,), {"run_spk": run_spk})
+
+
 def run_hardware_form(spec: NetworkSpec, x_levels: np.ndarray, record: bool = True,
                       on_build=None) -> LavaResult:  # fmt: skip
     """Run ``x_levels`` (``N, C, H, W, T``) through the hardware-form graph on ``Loihi2SimCfg``
-    ``fixed_pt``, one sample at a time (``T + latency`` steps each, then every state cleared)."""
+    ``fixed_pt``: the samples one after the other, ``T + latency`` steps each (zero frames after
+    the ``T``), every per-sample state cleared between two (:func:`clearing_models`)."""
     n, _, _, _, t = x_levels.shape
     frames = to_frames(x_levels.astype(np.int64))
     with LavaSession(samples=n, period=t) as session:
         (session.workdir / "probe").mkdir()
-        probe = HardwareBuilder(spec, frames[:, :t], session.workdir / "probe").build()
+        # the latency does not depend on the period (MA-SNN's TA needs one to be built)
+        probe = HardwareBuilder(spec, frames[:, :t], session.workdir / "probe", period=t).build()
         period = t + probe.output_latency
         session.period = period  # a sample takes a whole period (for the interrupt line)
         padded = np.zeros((frames.shape[0], n * period), np.int64)
@@ -238,17 +291,15 @@ def run_hardware_form(spec: NetworkSpec, x_levels: np.ndarray, record: bool = Tr
         net = builder.build()
         if on_build is not None:
             on_build(net)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=FAST_MODELS["fixed_pt"])
-        states = [v for p in net.processes for v in p.vars if v.name in STATE_VARS]
+        base = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=FAST_MODELS["fixed_pt"])
+        models = {**FAST_MODELS["fixed_pt"], **clearing_models(net.processes, period, base)}
+        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
         ran = False
         try:
             started = time.perf_counter()
-            for i in range(n):
-                session.run(net.source, period, cfg)
-                if i == 0:
-                    start = time.perf_counter()
-                for var in states:
-                    var.set(np.zeros(var.shape, dtype=np.int32))
+            session.run(net.source, 1, cfg)  # compiles the graph and starts Lava
+            start = time.perf_counter()
+            session.run(net.source, n * period - 1, cfg)
             seconds = time.perf_counter() - start
             ran = True
             out = _windows(np.load(net.output), net.output_latency, n, t, period)

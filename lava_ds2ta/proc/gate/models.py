@@ -59,18 +59,24 @@ class AbstractGatedLIFModel(PyLoihiProcessModel):
         self.keep, self.vth = DECAY_SCALE - int(p["v_decay"]), int(p["vth"])
         self.period = p["reset_interval"]
         self.offset = int(p["reset_offset"]) % self.period if self.period else None
+        self.steps = int(p["time_steps"] or 0)
 
     def run_spk(self) -> None:
         x = self.layer_input(to_map(self.a_in.recv().reshape(self.input_shape)))
-        if self.period and self.time_step % self.period == self.offset:  # a new sample
-            self.v[:] = 0
-            if "T" in self.gates:  # the previous sample is complete: gate all its steps
+        if "T" in self.gates:
+            # The sample's X arrive at phases 0 .. T-1; its gated X' leave at phases T .. 2T-1
+            # (modulo the period: streamed, period T, they leave with the next sample's X).
+            phase = (self.time_step - self.offset) % self.period
+            out = (phase - self.steps) % self.period
+            if out == 0:  # the sample is complete: gate all its steps, fresh neurons
                 xs = self.x_buf.transpose(3, 2, 1, 0)[None]  # 1, C, H, W, T
                 self.gated[:] = self.temporal(xs)[0].transpose(3, 2, 1, 0)
-        if "T" in self.gates:
-            phase = (self.time_step - self.offset) % self.period
-            self.x_buf[phase] = to_lava(x)
-            x = to_map(self.gated[phase])
+                self.v[:] = 0
+            if phase < self.steps:
+                self.x_buf[phase] = to_lava(x)
+            x = to_map(self.gated[out]) if out < self.steps else np.zeros_like(x)
+        elif self.period and self.time_step % self.period == self.offset:  # a new sample
+            self.v[:] = 0
         s, v = self.step(to_map(self.v), x)
         self.v[:] = to_lava(v)
         self.s_out.send(to_lava(s).reshape(-1))

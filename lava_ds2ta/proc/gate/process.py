@@ -36,10 +36,13 @@ class GatedLIF(AbstractProcess):
 
     **Latency.** Without TA the spikes of a step leave in the step its current arrives. With TA
     the process buffers a sample's T currents and emits its spikes during the next T steps: the
-    output is ``T`` steps later than the input (a sample's first spikes leave when the next
-    sample's first current arrives). The neuron state (and the TA buffer's sample) starts anew
-    when ``time_step % reset_interval == reset_offset``, the phase at which a sample's first
-    current arrives.
+    output is ``T`` steps later than the input. Samples arrive every ``reset_interval`` steps, the
+    first current of one when ``time_step % reset_interval == reset_offset``; the neuron state
+    starts anew then (without TA) or when the sample's first gated step leaves (with TA). Streamed
+    (``reset_interval = T``) a sample's spikes leave while the next sample's currents arrive; in
+    the hardware form (``reset_interval = T + latency``, zero frames after each sample, all
+    states cleared between samples) they leave during the steps after its ``T``, and the steps
+    after those get no input.
 
     Parameters
     ----------
@@ -59,27 +62,35 @@ class GatedLIF(AbstractProcess):
     sa:
         ``(1, 2, k, k)`` mantissas of SA's convolution, or ``None``.
     reset_interval, reset_offset:
-        steps per sample (T; required with TA) and the phase of a sample's first current.
+        steps per sample (required with TA; at least ``T``) and the phase of a sample's first
+        current.
+    time_steps:
+        ``T``, the steps TA gates together (default ``reset_interval``).
     """
 
     def __init__(
         self, *, input_shape: tuple[int, int, int], pool: int, bias: np.ndarray, v_decay: int,
         vth: int, ta: tuple[np.ndarray, np.ndarray] | None = None,
         ca: tuple[np.ndarray, np.ndarray] | None = None, sa: np.ndarray | None = None,
-        reset_interval: int | None = None, reset_offset: int = 0, name: str = "gated_lif",
+        reset_interval: int | None = None, reset_offset: int = 0, time_steps: int | None = None,
+        name: str = "gated_lif",
     ) -> None:  # fmt: skip
         x, y, c = (int(n) for n in input_shape)
         if x % pool or y % pool:
             raise ValueError(f"input {input_shape} is not divisible by the pooling {pool}")
         if ta is not None and not reset_interval:
             raise ValueError("TA needs reset_interval = T (steps per sample)")
+        time_steps = int(time_steps or reset_interval or 0)
+        if ta is not None and not 0 < time_steps <= reset_interval:
+            raise ValueError(f"TA needs 0 < time_steps <= reset_interval, got {time_steps} "
+                             f"and {reset_interval}")  # fmt: skip
         gates = "".join(d for d, g in zip("TCS", (ta, ca, sa), strict=True) if g is not None)
         super().__init__(name=name, input_shape=(x, y, c), pool=int(pool), v_decay=int(v_decay),
                          vth=int(vth),
                          gates=gates, reset_interval=reset_interval,
-                         reset_offset=int(reset_offset))  # fmt: skip
+                         reset_offset=int(reset_offset), time_steps=time_steps)  # fmt: skip
         out_shape = (x // pool, y // pool, c)
-        steps = int(reset_interval) if ta is not None else 1
+        steps = time_steps if ta is not None else 1
         self.a_in = InPort(shape=(x * y * c,))
         self.s_out = OutPort(shape=(int(np.prod(out_shape)),))
         self.bias = Var(shape=(c,), init=np.asarray(bias, np.int64).reshape(c))
