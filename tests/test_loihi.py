@@ -76,8 +76,10 @@ def test_hardware_form_is_bit_exact_and_uses_standard_processes(small):
 def test_hardware_form_is_bit_exact_when_biases_fire_before_the_sample(small, monkeypatch):
     """Trained models have biases that make a layer fire from its bias alone in the steps
     before its sample arrives (its LIFReset resets it only then). A TASA tap reading ``m``
-    steps back must not see those spikes: the relays feeding the taps are gated. The states
-    cleared between samples matter: without the clearing the second sample differs."""
+    steps back must not see those spikes: the relays feeding the taps pass only the sample's
+    ``T`` steps (the clock register's windows). Nothing clears the graph between samples: the
+    ``LIFReset`` neurons and the clock register reset themselves. The gates matter: without
+    them the taps read the bias spikes and the layers differ."""
     spec, x, _ = small
     spec = read_network(spec.path)
     # sps.stages.3 and sps.rpe (the TASA input's summands) and q/k/v (the attention, read by
@@ -92,7 +94,12 @@ def test_hardware_form_is_bit_exact_when_biases_fire_before_the_sample(small, mo
     for i, spikes in sorted(result.spikes.items()):
         np.testing.assert_array_equal(spikes, ref[i], err_msg=spec.layers[i].name)
     np.testing.assert_array_equal(result.logits, logits)
-    monkeypatch.setattr(hardware, "clearing_models", lambda *args: {})
+    relay = hardware.HardwareBuilder.relay
+
+    def ungated(self, port, steps, gate=None):
+        return relay(self, port, steps, None)
+
+    monkeypatch.setattr(hardware.HardwareBuilder, "relay", ungated)
     result = run_hardware_form(spec, x["levels"])
     assert not all(np.array_equal(s, ref[i]) for i, s in result.spikes.items())
 
@@ -283,6 +290,60 @@ def test_run_without_lava_loihi_says_so_in_one_line(monkeypatch, capsys):
     assert code == 2 and "\n" not in err
     assert "lava-loihi" in err and "INRC" in err and "ds2ta-loihi bundle" in err
     assert "NameError" not in err
+
+
+def test_run_on_loihi_with_lava_loihis_api_faked(tmp_path, monkeypatch, capsys):
+    """``run`` without ``--sim`` (``hwrun.run_on_loihi``) with lava-loihi's API faked: the SLURM
+    host call is recorded, ``Loihi2HwCfg`` is replaced by ``Loihi2SimCfg`` (no other change:
+    the graph isolates its samples itself) and the profilers by a fake module. The logits and
+    accuracy in the report equal the integer reference's."""
+    import json
+    import shutil
+    import types
+
+    import lava.utils
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.utils import loihi
+
+    from lava_ds2ta.loihi import hwrun
+    from lava_ds2ta.proc.conv.models import FAST_MODELS
+
+    slurm, callbacks = [], []
+
+    class Profiler:
+        def __init__(self, num_steps: int | None = None) -> None:
+            self.num_steps, self.total = num_steps, 1.5
+
+    profiler = types.ModuleType("lava.utils.loihi2_profiler")
+    profiler.Loihi2Power = type("Loihi2Power", (Profiler,), {})
+    profiler.Loihi2ExecutionTime = type("Loihi2ExecutionTime", (Profiler,), {})
+    monkeypatch.setitem(sys.modules, profiler.__name__, profiler)
+    monkeypatch.setattr(lava.utils, "loihi2_profiler", profiler, raising=False)
+    monkeypatch.setattr(loihi, "is_installed", lambda *a, **k: True)
+    monkeypatch.setattr(loihi, "use_slurm_host", lambda **kw: slurm.append(kw))
+
+    def hw_cfg(callback_fxs):
+        callbacks.extend(callback_fxs)
+        return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=FAST_MODELS["fixed_pt"])
+
+    monkeypatch.setattr(hwrun, "Loihi2HwCfg", hw_cfg)
+    net = tmp_path / "model.net"
+    shutil.copy(FIXTURE, net)
+    argv = ["run", str(net), "--data", "digits", "--samples", "3", "--partition", "oheogulch",
+            "--profile", "power,time"]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert slurm == [dict(partition="oheogulch", board=None, loihi_gen=loihi.ChipGeneration.N3B3)]
+    assert [type(c).__name__ for c in callbacks] == ["Loihi2Power", "Loihi2ExecutionTime"]
+    report = json.loads((tmp_path / "model.loihi.json").read_text())
+    assert str(tmp_path / "model.loihi.json") in capsys.readouterr().out
+    spec = read_network(net)
+    x, y = load_test_inputs(spec, "digits", 3)
+    logits, _ = simulate(spec, x["levels"])
+    np.testing.assert_array_equal(report["logits"], logits)
+    assert report["accuracy"] == float((logits.argmax(1) == y).mean())
+    assert report["steps"] == 3 * report["period"] and report["period"] > spec.time_steps
+    assert report["power"] == {"num_steps": report["steps"], "total": 1.5}
+    assert report["time"] == {"total": 1.5}  # num_steps None: not a figure
 
 
 def test_check_command_json_and_exit_code(tmp_path, capsys):

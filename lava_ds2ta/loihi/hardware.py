@@ -8,9 +8,10 @@
   input delayed by ``m`` steps;
 - delays (TASA taps, path alignment): chains of relays, each a ``Sparse`` identity synapse into a
   memoryless ``LIF`` that fires on any input (one step per relay);
-- the relay chains of TASA taps start with an AND gate of the spike and an enable from a clock
-  register (one ``LIF`` and a shift ``Sparse``), so that a tap never reads the spikes a layer
-  fires from its bias before its sample arrives;
+- the relay chains of TASA taps start with an AND gate of the spike and a window neuron that
+  fires in the sample's ``T`` steps (an OR of a clock register: one ``LIFReset`` and a
+  ``Sparse``), so that a tap never reads the spikes a layer fires from its bias before its
+  sample arrives;
 - MA-SNN's ``gatedConv``: ``Conv`` into graded relay neurons (Lava's ``GradedVec``, threshold
   0: the current as a 24-bit graded spike, no state) read by the host's
   :class:`~lava_ds2ta.proc.gate.process.GatedLIF` (pooling, gates, gated LIF);
@@ -20,32 +21,34 @@
   lookup, ``A V``: :class:`~lava_ds2ta.proc.attention.process.SpikingAttention`), the input frames
   (:class:`~lava_ds2ta.proc.source.process.FrameSource`) and the recorders (probes).
 
-Samples are isolated as on hardware, by the host: every sample runs ``T + latency`` steps (zero
-frames after its ``T``) and then every per-sample state of the graph (:data:`STATE_VARS`: ``u``,
-``v``, synapse buffers, GatedLIF's TA buffers) is cleared (:func:`run_hardware_form`). In the
-simulation each process's model does that clearing itself at the start of every period
-(:func:`clearing_models`): Lava's ``Var.set`` sends a Var one element per message, which for
-the MA-SNN TCSA net (155 594 state elements) took 5.6 s per sample. On the CPU the ``Conv``
-processes run our exact BLAS models (:data:`~lava_ds2ta.proc.conv.models.FAST_MODELS`), which
-apply ``weight_exp`` as Lava's ``Dense`` does (accumulate, then shift).
+Samples are isolated by the graph itself, as it runs on Loihi 2 (:func:`build_padded`): every
+sample runs ``P = T + latency`` steps (zero frames after its ``T``); every stateful neuron on the
+neuro-core side is a ``LIFReset`` (``reset_interval = P``) that Loihi 2's microcode zeroes when
+its sample arrives, the relays are memoryless, the gates pass only the sample's ``T`` steps (a
+:meth:`HardwareBuilder.clock` register of ``LIFReset`` neurons), and the host's ``GatedLIF``
+resets at its own phase of the period. The same graph runs on ``Loihi2SimCfg`` here
+(:func:`run_hardware_form`) and on ``Loihi2HwCfg`` (:mod:`lava_ds2ta.loihi.hwrun`). On the CPU
+the ``Conv`` processes run our exact BLAS models
+(:data:`~lava_ds2ta.proc.conv.models.FAST_MODELS`), which apply ``weight_exp`` as Lava's
+``Dense`` does (accumulate, then shift).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from lava.magma.compiler.compiler_graphs import ProcGroupDiGraphs
-from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.process.ports.ports import InPort
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import Dense
 from lava.proc.graded.process import GradedVec
 from lava.proc.lif.process import LIF
+from lava.proc.lif.process import LIFReset
 from lava.proc.sparse.process import Sparse
 
 from lava_ds2ta.deploy.builder import NetworkBuilder
@@ -54,6 +57,8 @@ from lava_ds2ta.deploy.runner import LavaResult
 from lava_ds2ta.deploy.runner import from_lava
 from lava_ds2ta.deploy.runner import to_frames
 from lava_ds2ta.fixed_point import DECAY_SCALE
+from lava_ds2ta.fixed_point import W_MAX
+from lava_ds2ta.fixed_point import W_SCALE
 from lava_ds2ta.layers import LayerSpec
 from lava_ds2ta.layers import NetworkSpec
 from lava_ds2ta.layers import Signal
@@ -71,11 +76,9 @@ from lava_ds2ta.proc.source.process import FrameSource
 NEURO_CORE_PROCESSES = (Conv, Dense, Sparse, LIF, GradedVec)
 #: Our processes that run on the host or the embedded cores (never on neuro cores).
 HOST_PROCESSES = (SpikingAttention, GatedLIF, FrameSource, Recorder)
-#: State variables cleared between samples: neuron states, synapse buffers, and GatedLIF's
-#: potential ``v``, TA buffer ``x_buf`` and gated currents ``gated`` (not its weights).
-STATE_VARS = ("u", "v", "a_buf", "a_buff", "x_buf", "gated")
-#: Processes without state across steps (nothing to clear).
-MEMORYLESS = (GradedVec,)
+#: Longest period the :meth:`HardwareBuilder.clock` register supports: its neuron 0 silences
+#: itself with ``-W_MAX`` (``v = -W_MAX W_SCALE``) and its bias of 1 lifts ``v`` by 1 per step.
+CLOCK_MAX_PERIOD = W_MAX * W_SCALE
 
 
 class PortGroup:
@@ -97,11 +100,12 @@ class HardwareBuilder(NetworkBuilder):
     def __init__(self, spec: NetworkSpec, frames: np.ndarray, workdir: Path,
                  record: bool = False, period: int | None = None) -> None:  # fmt: skip
         super().__init__(spec, frames, workdir, "fixed_pt", record)
-        # Steps per sample including the flush: neurons are reset when their sample arrives
-        # (LIFReset), the host clears every other state between samples.
+        # Steps per sample including the flush: every neuron with state is reset by the graph
+        # in every period (LIFReset; the clock register gates the relays of TASA taps).
         self.period = period
         self._relays: dict[tuple[int, int, int | None], Any] = {}
-        self._clock: LIF | None = None
+        self._clock: LIFReset | None = None
+        self._windows: dict[int, Any] = {}
 
     # ----------------------------------------------------------------------- delays
     def relay(self, port: Any, steps: int, gate: int | None = None) -> Any:
@@ -109,13 +113,13 @@ class HardwareBuilder(NetworkBuilder):
         synapses into memoryless ``LIF`` relays (shared by every reader of the same delay).
 
         With ``gate`` (the latency of ``port``) the first relay passes only the spikes of the
-        current sample (sample steps >= 0): it is an AND of the spike and the
-        :meth:`clock` register's neuron ``gate``.
+        current sample (its ``T`` steps): it is an AND of the spike and the :meth:`window`
+        neuron of latency ``gate``.
         Before its sample arrives a layer may fire from its bias alone (its ``LIFReset`` resets
         it only when the sample arrives); a TASA tap reading ``m`` steps back would see those
         spikes, which the reference (zero before the sample) does not have."""
         # Latency 0 has nothing before its sample; without a period (or a latency beyond it)
-        # samples are not isolated (streamed on hardware, docs/loihi2.md): no gate.
+        # samples are not isolated: no gate.
         gate = gate if gate and self.period and gate < self.period else None
         key = (id(port), steps, gate)
         if key in self._relays:
@@ -124,7 +128,7 @@ class HardwareBuilder(NetworkBuilder):
         n = int(np.prod(port.shape))
         syn = Sparse(weights=sp.identity(n, dtype=np.int32, format="csr"), num_message_bits=0,
                      name=f"relay{steps}.syn")  # fmt: skip
-        # du = 4095: no current memory; dv = 4095: v / 4096 is 0 for the 0 left by a reset.
+        # du = 4095: no current memory; dv = 4095: v / 4096 is 0 for v < 4096 (at most 128 here).
         # vth 0 fires on one input (v = 64); a gate (vth 1) needs the spike and the enable (128).
         vth = 1 if gate is not None and steps == 1 else 0
         lif = LIF(shape=(n,), du=DECAY_SCALE - 1, dv=DECAY_SCALE - 1, vth=vth,
@@ -133,29 +137,58 @@ class HardwareBuilder(NetworkBuilder):
         syn.a_out.connect(lif.a_in)
         self.add(syn, lif)
         if vth:
-            select = np.zeros((n, self.period), np.int32)
-            select[:, gate] = 1
-            en = Sparse(weights=sp.csr_matrix(select), num_message_bits=0, name="relay1.enable")
-            self.clock().connect(en.s_in)
+            en = Sparse(weights=sp.csr_matrix(np.ones((n, 1), np.int32)), num_message_bits=0,
+                        name="relay1.enable")  # fmt: skip
+            self.window(gate).connect(en.s_in)
             en.a_out.connect(lif.a_in)
             self.add(en)
         self._relays[key] = lif.s_out
         return lif.s_out
 
+    def window(self, latency: int) -> Any:
+        """One neuron spiking in the ``T`` steps of the period in which a part of latency
+        ``latency`` emits its sample (steps ``latency .. latency + T - 1``, 0-based): an OR of
+        the :meth:`clock` neurons one step earlier (memoryless ``LIF``, ``Sparse`` of ones)."""
+        t = self.spec.time_steps
+        if latency + t > self.period:
+            raise ValueError(f"a part of latency {latency} ends after the period {self.period}")
+        if latency not in self._windows:
+            select = np.zeros((1, self.period - 1), np.int32)
+            select[0, latency - 1 : latency + t - 1] = 1
+            syn = Sparse(weights=sp.csr_matrix(select), num_message_bits=0, name="window.syn")
+            lif = LIF(shape=(1,), du=DECAY_SCALE - 1, dv=DECAY_SCALE - 1, vth=0,
+                      name=f"window{latency}")  # fmt: skip
+            self.clock().connect(syn.s_in)
+            syn.a_out.connect(lif.a_in)
+            self.add(syn, lif)
+            self._windows[latency] = lif.s_out
+        return self._windows[latency]
+
     def clock(self) -> Any:
-        """The clock register's spikes (``period`` neurons): neuron ``k`` spikes at every step of
-        the period from step ``k`` on (0-based; a part of latency ``k`` emits its sample's first
-        step there). Neuron 0 fires from its bias alone (above threshold, no memory), neuron
-        ``k`` relays neuron ``k - 1`` (a shift ``Sparse``); a gate reads its latency's neuron.
-        The host's clearing at the start of every period silences it again."""
-        n = int(self.period)
+        """The clock register's spikes (``period - 1`` neurons): neuron ``k`` spikes once per
+        period, at its step ``k`` (0-based; the period starts at Lava steps ``1 + i period``).
+
+        One ``LIFReset`` (``reset_interval = period``, ``reset_offset = 1``: u and v are zeroed
+        at the first step of every period, as Loihi 2's microcode does) and a ``Sparse``: neuron
+        0 fires from its bias (1) in the reset step, neuron ``k`` fires from neuron ``k - 1``
+        (weight 2), and every neuron silences itself after its spike (weight ``-W_MAX`` to
+        itself, kept in ``v``: ``dv = 0``; ``du = 4095``, no current memory). Neuron 0's bias
+        lifts its ``v`` back above 0 only after :data:`CLOCK_MAX_PERIOD` steps, hence the bound
+        on the period. Nothing fires at the last step of a period, so nothing reaches the next
+        one: the register holds no state across periods."""
         if self._clock is None:
+            n = int(self.period) - 1
+            if not 0 < n < CLOCK_MAX_PERIOD:
+                raise ValueError(f"clock register: the period {self.period} must be in "
+                                 f"[2, {CLOCK_MAX_PERIOD}]")  # fmt: skip
             bias = np.zeros(n, np.int32)
             bias[0] = 1
-            self._clock = LIF(shape=(n,), du=DECAY_SCALE - 1, dv=DECAY_SCALE - 1, vth=0,
-                              bias_mant=bias, bias_exp=0, name="clock")  # fmt: skip
-            shift = sp.eye(n, k=-1, dtype=np.int32, format="csr")
-            syn = Sparse(weights=shift, num_message_bits=0, name="clock.shift")
+            self._clock = LIFReset(shape=(n,), du=DECAY_SCALE - 1, dv=0, vth=0, bias_mant=bias,
+                                   bias_exp=0, reset_interval=self.period, reset_offset=1,
+                                   name="clock")  # fmt: skip
+            # even weights: Lava keeps 7 magnitude bits of a mixed-sign 8-bit weight
+            shift = 2 * sp.eye(n, k=-1, dtype=np.int32) - W_MAX * sp.eye(n, dtype=np.int32)
+            syn = Sparse(weights=shift.tocsr(), num_message_bits=0, name="clock.shift")
             self._clock.s_out.connect(syn.s_in)
             syn.a_out.connect(self._clock.a_in)
             self.add(self._clock, syn)
@@ -240,78 +273,78 @@ def graph_processes(net_processes: list[Any]) -> dict[str, list[str]]:
     return out
 
 
-def clearing_models(processes: list[Any], period: int, cfg: Loihi2SimCfg) -> dict[type, type]:
-    """The host's clearing between samples, done by the models: for every process class of the
-    graph with per-sample state (:data:`STATE_VARS`), the ProcessModel ``cfg`` selects for it,
-    extended to zero those Vars at the start of every period (steps ``1 + k period``, ``k >= 1``;
-    Lava counts steps from 1), exactly as ``Var.set`` of zeros between two ``period``-step runs
-    would, without Lava's element-per-message ``Var.set``. For ``cfg.exception_proc_model_map``."""
-    out: dict[type, type] = {}
-    for proc in processes:
-        names = tuple(v.name for v in proc.vars if v.name in STATE_VARS)
-        if type(proc) in out or isinstance(proc, MEMORYLESS) or not names:
-            continue
-        model = cfg.select(proc, ProcGroupDiGraphs._find_proc_models(proc))
-        out[type(proc)] = _clearing(model, names, period)
-    return out
+@dataclass
+class PaddedGraph:
+    """The hardware-form graph of ``n`` samples of ``t`` steps, each padded to ``period`` steps
+    (zero frames after its ``t``): what :func:`run_hardware_form` and
+    :func:`~lava_ds2ta.loihi.hwrun.run_on_loihi` run for ``n period`` steps."""
+
+    net: Any  # the BuiltNetwork
+    n: int
+    t: int
+    period: int
+
+    @property
+    def num_steps(self) -> int:
+        return self.n * self.period
+
+    def logits(self) -> np.ndarray:
+        """The logits ``(N, classes)`` summed over each sample's ``t`` steps (integer)."""
+        net = self.net
+        out = _windows(np.load(net.output), net.output_latency, self.n, self.t, self.period)
+        logits = from_lava(out, net.output_shape, self.n, self.t).reshape(self.n, -1, self.t)
+        return np.rint(logits.sum(axis=-1) + self.t * net.step_bias[None, :]).astype(np.int64)
+
+    def spikes(self) -> dict[int, np.ndarray]:
+        """Every recorded layer's spikes in SLAYER layout, each sample's ``t`` steps."""
+        return {i: np.rint(from_lava(_windows(np.load(path), lat, self.n, self.t, self.period),
+                                     shape, self.n, self.t)).astype(np.int64)
+                for i, (path, lat, shape) in self.net.spikes.items()}  # fmt: skip
 
 
-def _clearing(model: type, names: tuple[str, ...], period: int) -> type:
-    """``model`` whose ``run_spk`` first zeroes ``names`` at the start of every period."""
-    if not issubclass(model, PyLoihiProcessModel):
-        raise TypeError(f"{model.__name__}: only Loihi-protocol Python models can be cleared")
-
-    def run_spk(self) -> None:
-        if self.time_step > 1 and (self.time_step - 1) % period == 0:
-            for name in names:
-                getattr(self, name)[...] = 0
-        model.run_spk(self)
-
-    return type(f"Clearing{model.__name__}", (model,), {"run_spk": run_spk})
+def build_padded(spec: NetworkSpec, x_levels: np.ndarray, workdir: Path,
+                 record: bool = False) -> PaddedGraph:  # fmt: skip
+    """Build the hardware-form graph for ``x_levels`` (``N, C, H, W, T``) with samples
+    ``T + latency`` steps apart (the latency measured on a probe graph, which does not depend
+    on the period; MA-SNN's TA needs one to be built). ``workdir``: an empty folder."""
+    n, _, _, _, t = x_levels.shape
+    frames = to_frames(np.asarray(x_levels, np.int64))
+    (Path(workdir) / "probe").mkdir()
+    probe = HardwareBuilder(spec, frames[:, :t], Path(workdir) / "probe", period=t).build()
+    period = t + probe.output_latency
+    padded = np.zeros((frames.shape[0], n * period), np.int64)
+    for i in range(n):
+        padded[:, i * period : i * period + t] = frames[:, i * t : (i + 1) * t]
+    (Path(workdir) / "run").mkdir()
+    net = HardwareBuilder(spec, padded, Path(workdir) / "run", record, period).build()
+    return PaddedGraph(net, n, t, period)
 
 
 def run_hardware_form(spec: NetworkSpec, x_levels: np.ndarray, record: bool = True,
                       on_build=None) -> LavaResult:  # fmt: skip
     """Run ``x_levels`` (``N, C, H, W, T``) through the hardware-form graph on ``Loihi2SimCfg``
     ``fixed_pt``: the samples one after the other, ``T + latency`` steps each (zero frames after
-    the ``T``), every per-sample state cleared between two (:func:`clearing_models`)."""
+    the ``T``), isolated by the graph itself (:func:`build_padded`)."""
     n, _, _, _, t = x_levels.shape
-    frames = to_frames(x_levels.astype(np.int64))
     with LavaSession(samples=n, period=t) as session:
-        (session.workdir / "probe").mkdir()
-        # the latency does not depend on the period (MA-SNN's TA needs one to be built)
-        probe = HardwareBuilder(spec, frames[:, :t], session.workdir / "probe", period=t).build()
-        period = t + probe.output_latency
-        session.period = period  # a sample takes a whole period (for the interrupt line)
-        padded = np.zeros((frames.shape[0], n * period), np.int64)
-        for i in range(n):
-            padded[:, i * period : i * period + t] = frames[:, i * t : (i + 1) * t]
-        (session.workdir / "run").mkdir()
-        builder = HardwareBuilder(spec, padded, session.workdir / "run", record, period)
-        net = builder.build()
+        graph = build_padded(spec, x_levels, session.workdir, record)
+        net = graph.net
+        session.period = graph.period  # a sample takes a whole period (for the interrupt line)
         if on_build is not None:
             on_build(net)
-        base = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=FAST_MODELS["fixed_pt"])
-        models = {**FAST_MODELS["fixed_pt"], **clearing_models(net.processes, period, base)}
-        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
+        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=FAST_MODELS["fixed_pt"])
         ran = False
         try:
             started = time.perf_counter()
             session.run(net.source, 1, cfg)  # compiles the graph and starts Lava
             start = time.perf_counter()
-            session.run(net.source, n * period - 1, cfg)
+            session.run(net.source, graph.num_steps - 1, cfg)
             seconds = time.perf_counter() - start
             ran = True
-            out = _windows(np.load(net.output), net.output_latency, n, t, period)
-            logits = from_lava(out, net.output_shape, n, t).reshape(n, -1, t).sum(axis=-1)
-            logits = logits + t * net.step_bias[None, :]
-            spikes = {i: from_lava(_windows(np.load(p), lat, n, t, period), shape, n, t)
-                      for i, (p, lat, shape) in net.spikes.items()}  # fmt: skip
+            logits, spikes = graph.logits(), graph.spikes()
         finally:
             session.stop(failed=not ran)
-    logits = np.rint(logits).astype(np.int64)
-    spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}
-    return LavaResult(logits, spikes, n * period, seconds, len(net.processes),
+    return LavaResult(logits, spikes, graph.num_steps, seconds, len(net.processes),
                       startup_seconds=start - started, memory=net.memory)  # fmt: skip
 
 

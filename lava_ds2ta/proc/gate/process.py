@@ -40,9 +40,9 @@ class GatedLIF(AbstractProcess):
     first current of one when ``time_step % reset_interval == reset_offset``; the neuron state
     starts anew then (without TA) or when the sample's first gated step leaves (with TA). Streamed
     (``reset_interval = T``) a sample's spikes leave while the next sample's currents arrive; in
-    the hardware form (``reset_interval = T + latency``, zero frames after each sample, all
-    states cleared between samples) they leave during the steps after its ``T``, and the steps
-    after those get no input.
+    the hardware form (``reset_interval = T + latency``, zero frames after each sample, every
+    neuro-core neuron a ``LIFReset`` of the same period) they leave during the steps after its
+    ``T``, and the steps after those get no input.
 
     Parameters
     ----------
