@@ -20,6 +20,7 @@ from lava.proc.lif.process import LIF
 from lava.proc.lif.process import LIFReset
 from lava.proc.sparse.process import Sparse
 from test_ma_snn_deploy import briefly_trained
+from test_ma_snn_deploy import tcsa_patch_splitting_ds2ta
 
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.export import layer_indices
@@ -145,23 +146,9 @@ def test_ds2ta_with_tcsa_patch_splitting_hardware_form_is_exact(tmp_path):
     the TASA taps). Every layer and the logits equal the PyTorch eval model's on 2 samples."""
     import torch
 
-    from lava_ds2ta import create_model
     from lava_ds2ta.export import input_levels
-    from lava_ds2ta.init import data_init
 
-    torch.manual_seed(0)
-    model = create_model("ds2ta", preset="tiny", sps_attention="TCSA")
-    c = model.config
-    shape = (6, c.in_channels, c.img_size, c.img_size, c.time_steps)
-    x = (torch.rand(shape) < 0.2).float() * torch.randint(1, 3, shape)  # sparse event counts
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("mlp.w1", "spatial.weight")):
-                p.add_(0.2 * torch.rand_like(p))  # gates that vary (as briefly_trained)
-    data_init(model, x[:4])
-    model.eval()
-    spec = read_network(export_model(model, tmp_path / "model.net"))
-    x = x[4:]
+    model, spec, x = tcsa_patch_splitting_ds2ta(tmp_path, 0.2, preset="tiny")
     result = run_hardware_form(spec, input_levels(spec, x.numpy()))
     expected, index = record_layers(model, x), layer_indices(model)
     compared = [n for n in expected if index[n] in result.spikes]

@@ -118,24 +118,32 @@ def test_floating_point_models_run_and_agree(deployed):
     assert (result.predictions == fixed.predictions[:8]).mean() >= 0.75
 
 
+def tcsa_patch_splitting_ds2ta(tmp_path, density: float, **config):
+    """A ``ds2ta`` (``config``) with TCSA on its patch-splitting stages, gates that vary (as
+    :func:`briefly_trained`), data-initialised on 4 samples of sparse event counts (``density``)
+    and exported: ``(eval model, network spec, 2 further samples N, C, H, W, T)``."""
+    torch.manual_seed(0)
+    model = create_model("ds2ta", sps_attention="TCSA", **config)
+    c = model.config
+    shape = (6, c.in_channels, c.img_size, c.img_size, c.time_steps)
+    x = (torch.rand(shape) < density).float() * torch.randint(1, 3, shape)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("mlp.w1", "spatial.weight")):
+                p.add_(0.2 * torch.rand_like(p))
+    data_init(model, x[:4])
+    model.eval()
+    return model, read_network(export_model(model, tmp_path / "model.net")), x[4:]
+
+
 def test_ds2ta_with_tcsa_patch_splitting_is_exact_on_lava(tmp_path):
     """vit-2-256's widths (patch-splitting stages 32-64-128-256, 16 heads, T = 10) with TCSA on
     every stage, shrunk to depth 1 and a 64 x 64 input for test time: every layer's spikes and
     the logits on 2 samples."""
-    torch.manual_seed(0)
-    model = create_model("ds2ta", preset="vit-2-256", depth=1, img_size=64, sps_attention="TCSA")
-    c = model.config
-    shape = (6, c.in_channels, c.img_size, c.img_size, c.time_steps)
-    x = (torch.rand(shape) < 0.05).float() * torch.randint(1, 3, shape)  # sparse event counts
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("mlp.w1", "spatial.weight")):
-                p.add_(0.2 * torch.rand_like(p))  # gates that vary (as briefly_trained)
-    data_init(model, x[:4])
-    model.eval()
-    spec = read_network(export_model(model, tmp_path / "model.net"))
+    model, spec, x = tcsa_patch_splitting_ds2ta(
+        tmp_path, 0.05, preset="vit-2-256", depth=1, img_size=64
+    )
     assert [layer.type for layer in spec.layers[1:8:2]] == ["gatedConv"] * 4
-    x = x[4:]
     result = run_network(spec, input_levels(spec, x.numpy()), "fixed_pt", record=True)
     expected = record_layers(model, x)
     index = layer_indices(model)

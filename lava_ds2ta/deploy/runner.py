@@ -88,12 +88,17 @@ def run_network(
         ).build()
         if on_build is not None:
             on_build(net)
-        return _run(net, n, t, tag, progress, session)
+        return run_built(net, n, t, tag, progress, session)
 
 
-def _run(net, n: int, t: int, tag: str, progress: bool, session: LavaSession) -> LavaResult:
+def run_built(net: LavaNetwork, n: int, t: int, tag: str, progress: bool, session: LavaSession,
+              period: int | None = None) -> LavaResult:  # fmt: skip
+    """Run a built network for ``net.num_steps`` steps on ``Loihi2SimCfg`` (``tag``) inside
+    ``session`` and read its results: ``n`` samples of ``t`` steps whose first steps are
+    ``period`` (default ``t``: streamed back to back) apart. The session is always stopped."""
+    period = period or t
     cfg = Loihi2SimCfg(select_tag=tag, exception_proc_model_map=FAST_MODELS[tag])
-    chunk = t * max(1, -(-n // PROGRESS_UPDATES))
+    chunk = period * max(1, -(-n // PROGRESS_UPDATES))
     ran = False
     try:
         started = time.perf_counter()
@@ -104,25 +109,39 @@ def _run(net, n: int, t: int, tag: str, progress: bool, session: LavaSession) ->
                 steps = min(chunk, net.num_steps - done)
                 session.run(net.source, steps, cfg)
                 done += steps
-                bar.n = min(n, max(0, (done - net.output_latency) // t))
+                bar.n = min(n, max(0, (done - net.output_latency) // period))
                 bar.refresh()
         ran = True
         seconds = time.perf_counter() - start
-        out = _window(net.output, net.output_latency, n, t)
-        logits = from_lava(out, net.output_shape, n, t).reshape(n, -1, t).sum(axis=-1)
-        logits = logits + t * net.step_bias[None, :]
-        spikes = {}
-        for index, (path, latency, shape) in net.spikes.items():
-            spikes[index] = from_lava(_window(path, latency, n, t), shape, n, t)
+        logits, spikes = read_results(net, n, t, period, integer=tag == "fixed_pt")
     finally:
         session.stop(failed=not ran)
-    if tag == "fixed_pt":
-        logits = np.rint(logits).astype(np.int64)
-        spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}
     return LavaResult(logits, spikes, net.num_steps, seconds, len(net.processes),
                       startup_seconds=start - started, memory=net.memory)  # fmt: skip
 
 
-def _window(path: Path, latency: int, n: int, t: int) -> np.ndarray:
-    """The ``n * t`` recorded columns of a sample stream that starts at ``latency``."""
-    return np.load(path)[:, latency : latency + n * t]
+def read_results(net: LavaNetwork, n: int, t: int, period: int | None = None,
+                 integer: bool = True) -> tuple[np.ndarray, dict[int, np.ndarray]]:  # fmt: skip
+    """The recorded logits ``(N, classes)`` (the output summed over each sample's ``t`` steps,
+    plus ``t`` times the step bias) and every recorded layer's spikes in SLAYER layout
+    ``(N, *shape, t)``, for ``n`` samples whose first steps are ``period`` (default ``t``) apart;
+    ``integer``: rounded to int64 (fixed point)."""
+    out = _window(net.output, net.output_latency, n, t, period or t)
+    logits = from_lava(out, net.output_shape, n, t).reshape(n, -1, t).sum(axis=-1)
+    logits = logits + t * net.step_bias[None, :]
+    spikes = {index: from_lava(_window(path, latency, n, t, period or t), shape, n, t)
+              for index, (path, latency, shape) in net.spikes.items()}  # fmt: skip
+    if integer:
+        logits = np.rint(logits).astype(np.int64)
+        spikes = {k: np.rint(v).astype(np.int64) for k, v in spikes.items()}
+    return logits, spikes
+
+
+def _window(path: Path, latency: int, n: int, t: int, period: int) -> np.ndarray:
+    """The ``n * t`` recorded columns of ``n`` samples of ``t`` steps, sample ``i`` starting at
+    column ``latency + i period``."""
+    data = np.load(path)
+    if period == t:  # back to back: one slice
+        return data[:, latency : latency + n * t]
+    columns = latency + (period * np.arange(n)[:, None] + np.arange(t)).ravel()
+    return data[:, columns]

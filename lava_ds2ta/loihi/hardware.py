@@ -35,15 +35,12 @@ the ``Conv`` processes run our exact BLAS models
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from lava.magma.core.process.ports.ports import InPort
-from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import Dense
 from lava.proc.graded.process import GradedVec
@@ -51,10 +48,11 @@ from lava.proc.lif.process import LIF
 from lava.proc.lif.process import LIFReset
 from lava.proc.sparse.process import Sparse
 
+from lava_ds2ta.deploy.builder import LavaNetwork
 from lava_ds2ta.deploy.builder import NetworkBuilder
 from lava_ds2ta.deploy.lifecycle import LavaSession
 from lava_ds2ta.deploy.runner import LavaResult
-from lava_ds2ta.deploy.runner import from_lava
+from lava_ds2ta.deploy.runner import run_built
 from lava_ds2ta.deploy.runner import to_frames
 from lava_ds2ta.fixed_point import DECAY_SCALE
 from lava_ds2ta.fixed_point import W_MAX
@@ -67,7 +65,6 @@ from lava_ds2ta.layers.conv import conv_output_shape
 from lava_ds2ta.loihi.resources import WEIGHT_BITS
 from lava_ds2ta.loihi.resources import weight_format
 from lava_ds2ta.proc.attention.process import SpikingAttention
-from lava_ds2ta.proc.conv.models import FAST_MODELS
 from lava_ds2ta.proc.gate.process import GatedLIF
 from lava_ds2ta.proc.recorder.process import Recorder
 from lava_ds2ta.proc.source.process import FrameSource
@@ -273,83 +270,35 @@ def graph_processes(net_processes: list[Any]) -> dict[str, list[str]]:
     return out
 
 
-@dataclass
-class PaddedGraph:
-    """The hardware-form graph of ``n`` samples of ``t`` steps, each padded to ``period`` steps
-    (zero frames after its ``t``): what :func:`run_hardware_form` and
-    :func:`~lava_ds2ta.loihi.hwrun.run_on_loihi` run for ``n period`` steps."""
-
-    net: Any  # the BuiltNetwork
-    n: int
-    t: int
-    period: int
-
-    @property
-    def num_steps(self) -> int:
-        return self.n * self.period
-
-    def logits(self) -> np.ndarray:
-        """The logits ``(N, classes)`` summed over each sample's ``t`` steps (integer)."""
-        net = self.net
-        out = _windows(np.load(net.output), net.output_latency, self.n, self.t, self.period)
-        logits = from_lava(out, net.output_shape, self.n, self.t).reshape(self.n, -1, self.t)
-        return np.rint(logits.sum(axis=-1) + self.t * net.step_bias[None, :]).astype(np.int64)
-
-    def spikes(self) -> dict[int, np.ndarray]:
-        """Every recorded layer's spikes in SLAYER layout, each sample's ``t`` steps."""
-        return {i: np.rint(from_lava(_windows(np.load(path), lat, self.n, self.t, self.period),
-                                     shape, self.n, self.t)).astype(np.int64)
-                for i, (path, lat, shape) in self.net.spikes.items()}  # fmt: skip
-
-
 def build_padded(spec: NetworkSpec, x_levels: np.ndarray, workdir: Path,
-                 record: bool = False) -> PaddedGraph:  # fmt: skip
+                 record: bool = False) -> tuple[LavaNetwork, int]:  # fmt: skip
     """Build the hardware-form graph for ``x_levels`` (``N, C, H, W, T``) with samples
-    ``T + latency`` steps apart (the latency measured on a probe graph, which does not depend
-    on the period; MA-SNN's TA needs one to be built). ``workdir``: an empty folder."""
+    ``P = T + latency`` steps apart (zero frames after each sample's ``T``; the latency measured
+    on a probe graph, which does not depend on the period; MA-SNN's TA needs one to be built).
+    Returns the graph and ``P``; its ``num_steps`` is ``N P``. ``workdir``: an empty folder."""
     n, _, _, _, t = x_levels.shape
     frames = to_frames(np.asarray(x_levels, np.int64))
     (Path(workdir) / "probe").mkdir()
     probe = HardwareBuilder(spec, frames[:, :t], Path(workdir) / "probe", period=t).build()
     period = t + probe.output_latency
-    padded = np.zeros((frames.shape[0], n * period), np.int64)
-    for i in range(n):
-        padded[:, i * period : i * period + t] = frames[:, i * t : (i + 1) * t]
+    # the last sample's zero frames are left to the source (zeros after its frames)
+    padded = np.zeros((frames.shape[0], n, period), np.int64)
+    padded[:, :, :t] = frames.reshape(frames.shape[0], n, t)
+    padded = padded.reshape(frames.shape[0], n * period)[:, : (n - 1) * period + t]
     (Path(workdir) / "run").mkdir()
     net = HardwareBuilder(spec, padded, Path(workdir) / "run", record, period).build()
-    return PaddedGraph(net, n, t, period)
+    return net, period
 
 
 def run_hardware_form(spec: NetworkSpec, x_levels: np.ndarray, record: bool = True,
-                      on_build=None) -> LavaResult:  # fmt: skip
+                      on_build=None, progress: bool = False) -> LavaResult:  # fmt: skip
     """Run ``x_levels`` (``N, C, H, W, T``) through the hardware-form graph on ``Loihi2SimCfg``
     ``fixed_pt``: the samples one after the other, ``T + latency`` steps each (zero frames after
     the ``T``), isolated by the graph itself (:func:`build_padded`)."""
     n, _, _, _, t = x_levels.shape
     with LavaSession(samples=n, period=t) as session:
-        graph = build_padded(spec, x_levels, session.workdir, record)
-        net = graph.net
-        session.period = graph.period  # a sample takes a whole period (for the interrupt line)
+        net, period = build_padded(spec, x_levels, session.workdir, record)
+        session.period = period  # a sample takes a whole period (for the interrupt line)
         if on_build is not None:
             on_build(net)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=FAST_MODELS["fixed_pt"])
-        ran = False
-        try:
-            started = time.perf_counter()
-            session.run(net.source, 1, cfg)  # compiles the graph and starts Lava
-            start = time.perf_counter()
-            session.run(net.source, graph.num_steps - 1, cfg)
-            seconds = time.perf_counter() - start
-            ran = True
-            logits, spikes = graph.logits(), graph.spikes()
-        finally:
-            session.stop(failed=not ran)
-    return LavaResult(logits, spikes, graph.num_steps, seconds, len(net.processes),
-                      startup_seconds=start - started, memory=net.memory)  # fmt: skip
-
-
-def _windows(data: np.ndarray, latency: int, n: int, t: int, period: int) -> np.ndarray:
-    """The ``T`` columns of each sample (sample ``i`` starts at ``i period + latency``)."""
-    return np.concatenate(
-        [data[:, i * period + latency : i * period + latency + t] for i in range(n)], axis=1
-    )
+        return run_built(net, n, t, "fixed_pt", progress, session, period)

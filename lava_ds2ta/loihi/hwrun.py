@@ -21,6 +21,7 @@ from lava.utils import loihi
 
 from lava_ds2ta.deploy.compare import load_test_inputs
 from lava_ds2ta.deploy.lifecycle import LavaSession
+from lava_ds2ta.deploy.runner import read_results
 from lava_ds2ta.errors import InputError
 from lava_ds2ta.export.reader import read_network
 from lava_ds2ta.loihi.hardware import build_padded
@@ -54,21 +55,21 @@ def run_on_loihi(args: argparse.Namespace) -> int:
     x, y = load_test_inputs(spec, args.data, args.samples, args.data_root)
     n, _, _, _, t = x["levels"].shape
     with LavaSession(samples=n, period=t) as session:
-        graph = build_padded(spec, x["levels"], session.workdir)
-        session.period = graph.period  # a sample takes a whole period (for the interrupt line)
-        profilers = _profilers(args.profile, graph.num_steps)
+        net, period = build_padded(spec, x["levels"], session.workdir)
+        session.period = period  # a sample takes a whole period (for the interrupt line)
+        profilers = _profilers(args.profile, net.num_steps)
         cfg = Loihi2HwCfg(callback_fxs=list(profilers.values()))
         ran = False
         try:
-            session.run(graph.net.source, graph.num_steps, cfg)
-            logits = graph.logits()
+            session.run(net.source, net.num_steps, cfg)
+            logits, _ = read_results(net, n, t, period)
             ran = True
         finally:
             session.stop(failed=not ran)
     predictions = logits.argmax(1)
     report: dict[str, Any] = {
-        "accuracy": float((predictions == y).mean()), "samples": n, "period": graph.period,
-        "steps": graph.num_steps, "predictions": predictions.tolist(), "logits": logits.tolist(),
+        "accuracy": float((predictions == y).mean()), "samples": n, "period": period,
+        "steps": net.num_steps, "predictions": predictions.tolist(), "logits": logits.tolist(),
     }  # fmt: skip
     for name, p in profilers.items():
         report[name] = {k: np.asarray(v).tolist() for k, v in vars(p).items()
@@ -76,5 +77,5 @@ def run_on_loihi(args: argparse.Namespace) -> int:
     path = Path(args.report or Path(args.network).with_suffix(".loihi.json"))
     write_text_atomic(path, json.dumps(report, indent=2))
     print(f"Loihi 2: accuracy {100 * report['accuracy']:.2f} % on {n} samples "
-          f"({graph.period} steps each); report {path}")  # fmt: skip
+          f"({period} steps each); report {path}")  # fmt: skip
     return 0
