@@ -216,6 +216,8 @@ CASES = [
     ("loihi: bad layer value", "loihi", "check {d}/tau99.net", "tau has value 99"),
     ("loihi: neurons per core 0", "loihi", "check {d}/model.net --neurons-per-core 0",
      "must be >= 1, got 0"),
+    ("loihi: skip every layer", "loihi", "check {d}/model.net --skip-layers 99",
+     "--skip-layers 99: {d}/model.net has only"),
     ("loihi: bundle onto network", "loihi", "bundle {d}/model.net --out {d}/model.net",
      "is a file, not a folder"),
     ("loihi: tarball under file", "loihi", "bundle {d}/model.net --out {d}/a_file/b.tar.gz",

@@ -141,6 +141,10 @@ def _levels(spec, args: argparse.Namespace) -> tuple[dict[str, Any], np.ndarray]
 
 def _check(args: argparse.Namespace) -> int:
     spec = _spec(args)
+    if args.skip_layers >= len(spec.layers):
+        raise InputError(f"--skip-layers {args.skip_layers}: {args.network} has only "
+                         f"{len(spec.layers)} layers; skip fewer (1 leaves its input layer "
+                         "to the host)")  # fmt: skip
     levels = _levels(spec, args)[0]["levels"] if args.data else None
     budget = Budget(args.neurons_per_core, args.synmem_units, args.axons_per_core,
                     args.cores_per_chip)  # fmt: skip
